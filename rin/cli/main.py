@@ -1,0 +1,36 @@
+"""The `rin` command: thin dispatch to the library. Errors a user can fix print one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rin.cli import demo, info, sample, train
+from rin.errors import RinError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rin",
+        description="Recurrent Interface Networks: train, sample and evaluate RIN diffusion models.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (train, sample, info, demo):
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except RinError as error:
+        print(f"rin {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rin {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Typed configuration for every component, composed into one `ExperimentConfig`.
+
+Plain dataclasses, no torch: a config can be built, validated, printed and saved as JSON
+without loading the model. Each field states its unit and the symbol of the RIN paper
+(Jabri, Fleet & Chen 2023) or the name of the official pix2seq ("tape") config key.
+Every config validates itself in `__post_init__` and raises `ConfigError` with one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rin.errors import RinError
+
+
+class ConfigError(RinError, ValueError):
+    """A configuration value is invalid; the message is one line that names the field."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+_SCHEDULE_RE = re.compile(r"^(linear|cosine|(cosine|sigmoid)@[-+0-9.eE]+,[-+0-9.eE]+,[-+0-9.eE]+)$")
+_LR_SCHEDULE_RE = re.compile(r"^(constant|cosine@[0-9.]+)$")
+
+
+def check_schedule_name(name: str, what: str) -> None:
+    """Validate a gamma-schedule string such as `sigmoid@-3,3,0.9` (parsed in rin.diffusion)."""
+    _check(
+        bool(_SCHEDULE_RE.match(name)),
+        f"{what}: unknown schedule {name!r}; use linear, cosine, cosine@s,e,tau or sigmoid@s,e,tau",
+    )
+
+
+@dataclass
+class ModelConfig:
+    """The RIN network (paper Sec. 2; official `TapeDenoiser`)."""
+
+    image_size: int = 32  # H = W, pixels
+    channels: int = 3  # C
+    patch_size: int = 2  # p; the interface has n = (H/p)^2 tokens
+    num_latents: int = 128  # m, *including* the time token and the class token (`latent_slots`)
+    latent_dim: int = 512  # d_z
+    interface_dim: int = 256  # d_x (`tape_dim`)
+    num_blocks: int = 3  # B, untied read/compute/write blocks
+    block_depth: int = 2  # D, latent self-attention layers per block (`num_layers` '2,2,2')
+    latent_heads: int = 16  # heads of the latent self-attention
+    rw_heads: int = 8  # heads of the read and write cross-attention (`rw_num_heads`)
+    latent_mlp_ratio: int = 4  # r_z, FFN width / d_z for latents (and the self-cond MLP)
+    interface_mlp_ratio: int = 2  # FFN width / d_x after write (`tape_mlp_ratio`); 0 disables it
+    dropout: float = 0.1  # dropout on the compute FFN hidden layer (`drop_units`)
+    drop_path: float = 0.1  # stochastic depth in the compute layers, per example
+    num_classes: int = 10  # one-hot class token on the latents; 0 = unconditional (no class token)
+    time_scale: float = 1000.0  # the time token embeds time_scale * gamma (`time_scaling`)
+    attention_init: Literal["keras", "torch"] = "keras"  # fan rule of the Q/K/V/O init, see model
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "channels", "patch_size", "latent_dim", "interface_dim"):
+            _check(getattr(self, name) > 0, f"model.{name} must be positive, got {getattr(self, name)}")
+        _check(self.num_blocks >= 1, f"model.num_blocks must be at least 1, got {self.num_blocks}")
+        _check(self.block_depth >= 1, f"model.block_depth must be at least 1, got {self.block_depth}")
+        _check(
+            self.image_size % self.patch_size == 0,
+            f"model.patch_size {self.patch_size} does not divide model.image_size {self.image_size}",
+        )
+        _check(self.num_classes >= 0, f"model.num_classes must be >= 0, got {self.num_classes}")
+        _check(
+            self.num_latents >= self.num_conditioning_tokens + 1,
+            f"model.num_latents {self.num_latents} leaves no learned latent "
+            f"(it counts {self.num_conditioning_tokens} conditioning tokens)",
+        )
+        _check(
+            self.latent_heads > 0 and self.latent_dim % self.latent_heads == 0,
+            f"model.latent_heads {self.latent_heads} does not divide model.latent_dim {self.latent_dim}",
+        )
+        _check(
+            self.rw_heads > 0 and self.cross_dim % self.rw_heads == 0,
+            f"model.rw_heads {self.rw_heads} does not divide the cross-attention width "
+            f"min(interface_dim, latent_dim) = {self.cross_dim}",
+        )
+        _check(
+            self.latent_dim % 8 == 0,
+            f"model.latent_dim must be a multiple of 8 (time embedding), got {self.latent_dim}",
+        )
+        _check(self.latent_mlp_ratio >= 1, "model.latent_mlp_ratio must be >= 1")
+        _check(self.interface_mlp_ratio >= 0, "model.interface_mlp_ratio must be >= 0")
+        _check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
+        _check(0.0 <= self.drop_path < 1.0, f"model.drop_path must be in [0, 1), got {self.drop_path}")
+        _check(
+            self.attention_init in ("keras", "torch"),
+            f"model.attention_init must be 'keras' or 'torch', got {self.attention_init!r}",
+        )
+
+    @property
+    def cross_dim(self) -> int:
+        """Inner width of read/write cross-attention: min(d_x, d_z), as in the official code."""
+        return min(self.interface_dim, self.latent_dim)
+
+    @property
+    def num_conditioning_tokens(self) -> int:
+        """Time token, plus the class token when class-conditional."""
+        return 1 + (1 if self.num_classes > 0 else 0)
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass
+class DiffusionConfig:
+    """Forward process and training objective (paper Sec. 3; official `diffusion_utils`)."""
+
+    schedule: str = "sigmoid@-3,3,0.9"  # training gamma(t) schedule
+    prediction: Literal["eps", "x0", "v"] = "eps"  # what the network predicts and the loss targets
+    input_scale: float = 1.0  # b: data in [-b, b] (input scaling, Chen 2023)
+    normalize_input: bool = False  # divide x_t by its per-example std before the network
+    self_cond_rate: float = 0.9  # fraction of examples that see pass-1 latents in training
+
+    def __post_init__(self) -> None:
+        check_schedule_name(self.schedule, "diffusion.schedule")
+        _check(
+            self.prediction in ("eps", "x0", "v"),
+            f"diffusion.prediction must be eps, x0 or v, got {self.prediction!r}",
+        )
+        _check(self.input_scale > 0, f"diffusion.input_scale must be positive, got {self.input_scale}")
+        _check(
+            0.0 <= self.self_cond_rate <= 1.0,
+            f"diffusion.self_cond_rate must be in [0, 1], got {self.self_cond_rate}",
+        )
+
+
+@dataclass
+class SamplingConfig:
+    """Reverse process (official `Scheduler.generate`)."""
+
+    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    steps: int = 1000
+    schedule: str = "cosine"  # inference gamma(t) schedule, independent of the training one
+    time_difference: float = 0.0  # td (Bit Diffusion's asymmetric step), 0 in all RIN configs
+    clip_x0: bool = True  # clip x0_hat to [-b, b] and re-derive eps from it
+
+    def __post_init__(self) -> None:
+        _check(
+            self.sampler in ("ddpm", "ddim"), f"sampling.sampler must be ddpm or ddim, got {self.sampler!r}"
+        )
+        _check(self.steps >= 1, f"sampling.steps must be >= 1, got {self.steps}")
+        check_schedule_name(self.schedule, "sampling.schedule")
+        _check(self.time_difference >= 0, "sampling.time_difference must be >= 0")
+
+
+@dataclass
+class DataConfig:
+    """Where training images come from."""
+
+    dataset: Literal["mnist", "cifar10", "folder"] = "mnist"
+    path: str = ""  # shard directory / tar file (cifar10) or class-folder root (folder)
+    random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the reference)
+
+    def __post_init__(self) -> None:
+        _check(
+            self.dataset in ("mnist", "cifar10", "folder"),
+            f"data.dataset must be mnist, cifar10 or folder, got {self.dataset!r}",
+        )
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, EMA, logging and checkpointing (official `config_diffusion_*`)."""
+
+    steps: int = 150_000
+    batch_size: int = 256
+    optimizer: Literal["lamb", "adamw"] = "lamb"
+    lr: float = 3e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.01  # biases and LayerNorm parameters excluded, as in the reference
+    warmup_steps: int = 10_000  # linear warm-up from 0
+    lr_schedule: str = "cosine@0.8"  # after warm-up: cosine@r (first fraction r of a cosine) or constant
+    ema_decay: float = 0.9999
+    grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the reference does not clip LAMB)
+    bf16: bool = False  # bf16 autocast for the forward passes
+    seed: int = 0
+    log_every: int = 50  # steps between metrics-log lines
+    sample_every: int = 0  # steps between EMA sample grids; 0 = only at the end
+    checkpoint_every: int = 1000  # steps between checkpoints (always one at the end)
+    num_samples: int = 64  # images in each sample grid
+    sample_steps: int = 100  # sampler steps for the grids written during training
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 0, f"train.steps must be >= 0, got {self.steps}")
+        _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        _check(
+            self.optimizer in ("lamb", "adamw"),
+            f"train.optimizer must be lamb or adamw, got {self.optimizer!r}",
+        )
+        _check(self.lr > 0, f"train.lr must be positive, got {self.lr}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            value = getattr(self, name)
+            _check(0.0 <= value <= 1.0, f"train.{name} must be in [0, 1], got {value}")
+        _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
+        _check(
+            bool(_LR_SCHEDULE_RE.match(self.lr_schedule)),
+            f"train.lr_schedule must be constant or cosine@r, got {self.lr_schedule!r}",
+        )
+        _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+        for name in ("log_every", "checkpoint_every", "num_samples", "sample_steps"):
+            _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
+        _check(self.sample_every >= 0, "train.sample_every must be >= 0")
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything a run needs; saved as `config.json` in the run directory and every checkpoint."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    notes: str = ""  # provenance of the preset's numbers (verified or not)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        """Rebuild from `to_dict()` output; unknown keys are an error, not silently dropped."""
+        return _from_dict(cls, data, "")
+
+
+def _from_dict(cls: Any, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {prefix or 'root'} must be an object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]}")
+    kwargs: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in data.items():
+        sub = _SECTIONS.get(key) if cls is ExperimentConfig else None
+        if sub is not None:
+            kwargs[key] = _from_dict(sub, value, f"{key}.")
+        else:
+            kwargs[key] = coerce_value(value, getattr(defaults, key), f"{prefix}{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as error:  # pragma: no cover - dataclass argument errors
+        raise ConfigError(f"config {prefix or 'root'}: {error}") from None
+
+
+def coerce_value(value: Any, default: Any, key: str) -> Any:
+    """Check `value` against the type of the field's default; ints widen to floats, nothing else."""
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{key} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+
+
+_SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "diffusion": DiffusionConfig,
+    "sampling": SamplingConfig,
+    "data": DataConfig,
+    "train": TrainConfig,
+}

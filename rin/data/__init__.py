@@ -1,0 +1,68 @@
+"""Training data: in-memory image sets, deterministic batches, pixel ranges and PNG grids.
+
+Loaders return an `ImageSet` (uint8 images + int64 labels): the embedded MNIST 5k digits
+(`mnist`), CIFAR-10 WebDataset shards (`cifar10`) or a class-folder tree (`folder`).
+`load_dataset` picks one from a `DataConfig` and checks it fits the model. `BatchStream`
+turns a set into batches that depend only on (seed, step), so resumed runs are exact.
+"""
+
+from __future__ import annotations
+
+from rin.configs.experiment import DataConfig, ModelConfig
+from rin.data.cifar import CIFAR10_CLASSES, load_cifar10_shards
+from rin.data.folder import load_image_folder
+from rin.data.images import make_grid, save_grid
+from rin.data.imageset import ImageSet
+from rin.data.loader import BatchStream
+from rin.data.mnist import load_mnist
+from rin.data.transforms import random_flip, to_model_range, to_unit_range
+from rin.errors import DataError
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "BatchStream",
+    "DataError",
+    "ImageSet",
+    "load_cifar10_shards",
+    "load_dataset",
+    "load_image_folder",
+    "load_mnist",
+    "make_grid",
+    "random_flip",
+    "save_grid",
+    "to_model_range",
+    "to_unit_range",
+]
+
+_NATIVE_SHAPE = {"mnist": (1, 32), "cifar10": (3, 32)}  # (channels, image size) each set comes in
+
+
+def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ImageSet:
+    """The data set `data` names, checked against `model`; `split` is ignored for folders."""
+    native = _NATIVE_SHAPE.get(data.dataset)
+    if native is not None and native != (model.channels, model.image_size):
+        channels, size = native
+        raise DataError(
+            f"{data.dataset} images are {channels}x{size}x{size} but the model expects "
+            f"{model.channels}x{model.image_size}x{model.image_size}: "
+            f"set model.channels={channels} and model.image_size={size}"
+        )
+    if data.dataset == "mnist":
+        if split not in ("train", "test", "all"):
+            raise DataError(f"MNIST has splits train, test and all, not {split!r}")
+        images = load_mnist(split)  # type: ignore[arg-type]  # narrowed by the check above
+    elif not data.path:
+        raise DataError("data.path is empty: pass --data PATH")
+    elif data.dataset == "cifar10":
+        images = load_cifar10_shards(data.path, split=split)
+    elif data.dataset == "folder":
+        images = load_image_folder(data.path, model.image_size, model.channels)
+    else:  # pragma: no cover - DataConfig validates the name
+        raise DataError(f"unknown data.dataset {data.dataset!r}: use mnist, cifar10 or folder")
+    got = (images.channels, images.image_size, int(images.images.shape[3]))
+    if got != (model.channels, model.image_size, model.image_size):
+        raise DataError(
+            f"{data.path or data.dataset} holds {got[0]}x{got[1]}x{got[2]} images but the model expects "
+            f"{model.channels}x{model.image_size}x{model.image_size}: change model.channels/image_size"
+        )
+    return images

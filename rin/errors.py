@@ -1,0 +1,13 @@
+"""Errors that the CLI prints as one line (no traceback): bad config, data or checkpoint."""
+
+
+class RinError(Exception):
+    """Base class of the errors a user can fix; the message is a single, actionable line."""
+
+
+class DataError(RinError):
+    """A data set path is missing, empty or unreadable."""
+
+
+class CheckpointError(RinError):
+    """A checkpoint is missing, incomplete, corrupt, foreign or does not match the model."""

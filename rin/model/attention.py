@@ -1,0 +1,105 @@
+"""Attention and feed-forward layers shared by read, compute and write.
+
+Both use `torch.nn.functional.scaled_dot_product_attention`. Projections have biases, as
+Keras `MultiHeadAttention` does in the official code (pix2seq `architectures/transformers.py`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+def keras_glorot_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
+    """Glorot-uniform with explicit fans (Keras computes fans of rank-3 einsum kernels differently)."""
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+
+
+class Attention(nn.Module):
+    """Multi-head attention from `query` tokens to `context` tokens (self-attention if context is None).
+
+    The query side is layer-normed by the caller; the context is used as given, because the
+    official code does not norm the K/V side of read and write (`xattn_enc_ln=False`).
+    """
+
+    def __init__(
+        self,
+        query_dim: int,
+        context_dim: int,
+        inner_dim: int,
+        heads: int,
+        attn_dropout: float = 0.0,
+        init: str = "keras",
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.attn_dropout = attn_dropout
+        self.self_attention = query_dim == context_dim
+        self.to_q = nn.Linear(query_dim, inner_dim)
+        self.to_kv = nn.Linear(context_dim, 2 * inner_dim)
+        self.to_out = nn.Linear(inner_dim, query_dim)
+        head_dim = inner_dim // heads
+        for layer, dim_in in ((self.to_q, query_dim), (self.to_kv, context_dim)):
+            if init == "keras":
+                # Keras EinsumDense kernel (d, H, d_h): fan_in = H*d, fan_out = d_h*d.
+                keras_glorot_(layer.weight, heads * dim_in, head_dim * dim_in)
+            else:
+                nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        if init == "keras":
+            # Output kernel (H, d_h, d): fan_in = d_h*H, fan_out = d*H.
+            keras_glorot_(self.to_out.weight, head_dim * heads, query_dim * heads)
+        else:
+            nn.init.xavier_uniform_(self.to_out.weight)
+        nn.init.zeros_(self.to_out.bias)
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """query (B, Nq, Dq), context (B, Nk, Dk) -> (B, Nq, Dq)."""
+        context = query if context is None else context
+        q = rearrange(self.to_q(query), "b n (h d) -> b h n d", h=self.heads)
+        k, v = rearrange(self.to_kv(context), "b n (two h d) -> two b h n d", two=2, h=self.heads)
+        dropout = self.attn_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, h, Nq, d)
+        return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
+
+
+class FeedForward(nn.Module):
+    """Dense(ratio*d, GELU) -> dropout -> Dense(d); exact (erf) GELU as `tf.nn.gelu` defaults."""
+
+    def __init__(self, dim: int, ratio: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, ratio * dim)
+        self.fc2 = nn.Linear(ratio * dim, dim)
+        self.dropout = nn.Dropout(dropout)
+        for layer in (self.fc1, self.fc2):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(F.gelu(self.fc1(x))))
+
+
+def layer_norm(dim: int) -> nn.LayerNorm:
+    """LayerNorm with the official epsilon (1e-6), scale and bias."""
+    return nn.LayerNorm(dim, eps=1e-6)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per example: drop the whole residual branch with probability `rate`."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = torch.empty(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+        return x * mask.bernoulli_(keep) / keep

@@ -1,0 +1,21 @@
+"""Training: optimisers, LR schedule, EMA, checkpoints and the loop."""
+
+from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights, save_checkpoint
+from rin.training.ema import EMA
+from rin.training.loop import TrainResult, default_device, train
+from rin.training.optim import Lamb, build_optimizer, learning_rate
+
+__all__ = [
+    "EMA",
+    "Lamb",
+    "TrainResult",
+    "build_optimizer",
+    "default_device",
+    "find_checkpoint",
+    "learning_rate",
+    "load_config",
+    "load_state",
+    "load_weights",
+    "save_checkpoint",
+    "train",
+]

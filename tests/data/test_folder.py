@@ -1,0 +1,94 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rin.data import DataError, load_image_folder
+
+
+def _striped(width: int = 40, height: int = 20) -> Image.Image:
+    """Red | green | blue columns: only green survives a centre square crop."""
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, : width // 4, 0] = 255
+    pixels[:, width // 4 : 3 * width // 4, 1] = 255
+    pixels[:, 3 * width // 4 :, 2] = 255
+    return Image.fromarray(pixels)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "dogs" / "nested").mkdir(parents=True)
+    (tmp_path / "empty").mkdir()
+    _striped().save(tmp_path / "cats" / "wide.PNG")
+    Image.new("L", (12, 12), 128).save(tmp_path / "dogs" / "gray.png")
+    Image.new("RGBA", (16, 16), (0, 0, 255, 100)).save(tmp_path / "dogs" / "nested" / "rgba.png")
+    (tmp_path / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_classes_conversion_and_skips(folder: Path) -> None:
+    """Sorted class folders become labels, modes convert to RGB, and the corrupt file is counted."""
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        data = load_image_folder(str(folder), image_size=8, channels=3)
+    assert data.class_names == ["cats", "dogs"]  # 'empty' has no images and is no class
+    assert data.labels.tolist() == [0, 1, 1]
+    assert data.images.shape == (3, 3, 8, 8) and data.skipped == 1
+    gray, rgba = data.images[1], data.images[2]
+    assert gray.unique().tolist() == [128]
+    assert rgba[2].unique().tolist() == [255] and rgba[:2].unique().tolist() == [0]
+
+
+def test_centre_crop_then_resize(folder: Path) -> None:
+    """A wide image is centre-cropped to a square (only the green middle remains) before resizing."""
+    with pytest.warns(UserWarning):
+        data = load_image_folder(str(folder), image_size=8, channels=3)
+    wide = data.images[0]
+    assert wide[1].unique().tolist() == [255]
+    assert wide[0].unique().tolist() == [0] and wide[2].unique().tolist() == [0]
+
+
+def test_grayscale_output(folder: Path) -> None:
+    """channels=1 gives (N, 1, S, S) luminance images."""
+    with pytest.warns(UserWarning):
+        data = load_image_folder(str(folder), image_size=4, channels=1)
+    assert data.images.shape == (3, 1, 4, 4)
+    assert data.images[1].unique().tolist() == [128]
+    assert int(data.images[0].float().mean()) == 150  # ITU-R 601 luma of pure green (0.587 * 255)
+
+
+def test_resize_is_bicubic(tmp_path: Path) -> None:
+    """Resizing matches PIL's bicubic resize of the same (square) image."""
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    image.save(tmp_path / "noise.png")
+    data = load_image_folder(str(tmp_path), image_size=7, channels=3)
+    expected = np.asarray(image.resize((7, 7), Image.Resampling.BICUBIC)).transpose(2, 0, 1)
+    assert torch.equal(data.images[0], torch.from_numpy(expected.copy()))
+
+
+def test_loose_images_form_one_class(tmp_path: Path) -> None:
+    """Images directly under a root without class folders form one class named after the root."""
+    root = tmp_path / "flowers"
+    root.mkdir()
+    for index in range(3):
+        Image.new("RGB", (5, 5), (index, 0, 0)).save(root / f"{index}.bmp")
+    data = load_image_folder(str(root), image_size=5, channels=3)
+    assert data.class_names == ["flowers"] and data.labels.tolist() == [0, 0, 0]
+    assert data.images[:, 0, 0, 0].tolist() == [0, 1, 2]  # sorted file order
+
+
+def test_missing_or_empty_raise(tmp_path: Path) -> None:
+    """A missing root, a root without images, or only unreadable images is a DataError."""
+    with pytest.raises(DataError, match="does not exist"):
+        load_image_folder(str(tmp_path / "nowhere"), 8, 3)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "readme.txt").write_text("x")
+    with pytest.raises(DataError, match="no images"):
+        load_image_folder(str(tmp_path), 8, 3)
+    (tmp_path / "a" / "bad.png").write_bytes(b"garbage")
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="could be read"):
+        load_image_folder(str(tmp_path), 8, 3)

@@ -1,0 +1,66 @@
+"""Tests of the self-conditioned training loss."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from rin.diffusion import add_noise, diffusion_loss, get_schedule, training_target
+from rin.model import RIN
+
+
+class OracleModel:
+    """Returns the true eps for known (x0, eps): the loss must then be zero."""
+
+    def __init__(self, eps: torch.Tensor) -> None:
+        self.eps = eps
+        self.calls: list[torch.Tensor | None] = []
+
+    def __call__(self, x_t, gamma, labels, prev):
+        self.calls.append(prev)
+        return self.eps, torch.ones(x_t.shape[0], 2, 3)
+
+
+def test_oracle_has_zero_loss_and_two_passes(tiny_config):
+    """A model that outputs the true eps gets loss 0; pass 1 gets zeros, pass 2 masked latents."""
+    x0 = torch.randn(64, 1, 8, 8)
+    eps = torch.randn_like(x0)
+    oracle = OracleModel(eps)
+    out = diffusion_loss(oracle, x0, None, tiny_config.diffusion, eps=eps)
+    assert out.loss.item() == 0.0
+    assert len(oracle.calls) == 2 and oracle.calls[0] is None
+    kept = oracle.calls[1].flatten(1).amax(dim=1)  # 1 where kept, 0 where dropped
+    assert set(kept.tolist()) <= {0.0, 1.0}
+    assert 0.7 < kept.mean().item() < 1.0  # rate 0.9, per example
+
+
+def test_rate_zero_runs_one_pass(tiny_config):
+    """With self_cond_rate 0 there is no first pass and the previous latents are zeros (None)."""
+    config = dataclasses.replace(tiny_config.diffusion, self_cond_rate=0.0)
+    x0 = torch.randn(4, 1, 8, 8)
+    oracle = OracleModel(torch.zeros_like(x0))
+    diffusion_loss(oracle, x0, None, config)
+    assert oracle.calls == [None]
+
+
+def test_loss_is_the_plain_mse_of_the_target(tiny_config):
+    """The loss equals mean((target - output)^2) computed by hand for fixed t and eps."""
+    model = RIN(tiny_config.model)
+    config = dataclasses.replace(tiny_config.diffusion, self_cond_rate=0.0, prediction="v")
+    x0 = torch.rand(2, 1, 32, 32) * 2 - 1
+    t, eps = torch.tensor([0.3, 0.7]), torch.randn(2, 1, 32, 32)
+    labels = torch.tensor([3, 4])
+    out = diffusion_loss(model, x0, labels, config, t=t, eps=eps)
+    gamma = get_schedule(config.schedule)(t)
+    prediction, _ = model(add_noise(x0, gamma, eps), gamma, labels, None)
+    expected = (prediction - training_target(x0, eps, gamma, "v")).pow(2).mean()
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_loss_is_finite_at_the_ends_of_time(tiny_config):
+    """t = 0 and t = 1 (gamma clipped) give a finite float32 loss."""
+    model = RIN(tiny_config.model)
+    x0 = torch.rand(2, 1, 32, 32) * 2 - 1
+    out = diffusion_loss(model, x0, torch.tensor([0, 1]), tiny_config.diffusion, t=torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(out.loss)

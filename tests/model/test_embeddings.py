@@ -1,0 +1,39 @@
+"""Tests of the interface embedding, readout and the time token."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+
+from rin.model.embeddings import PatchEmbed, Readout, TimeToken, sinusoidal_features
+
+
+def test_patch_embed_then_readout_can_be_the_identity():
+    """With identity projections, readout(patchify(x)) == x: patch order and un-patching agree."""
+    p, c, size = 4, 3, 16
+    dim = p * p * c
+    embed, readout = PatchEmbed(size, c, p, dim), Readout(size, c, p, dim)
+    x = torch.randn(2, c, size, size)
+    patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
+    with torch.no_grad():
+        readout.proj.weight.copy_(torch.eye(dim))
+    readout.norm = torch.nn.Identity()  # type: ignore[assignment]
+    torch.testing.assert_close(readout(patches), x)
+    assert embed(x).shape == (2, (size // p) ** 2, dim)
+
+
+def test_sinusoidal_features_closed_form():
+    """Features are [sin(s w_k), cos(s w_k)] with w_k = 10000^(-2k/dim)."""
+    s = torch.tensor([0.0, 500.0])
+    f = sinusoidal_features(s, 8)
+    w = torch.tensor([10000.0 ** (-2 * k / 8) for k in range(4)])
+    torch.testing.assert_close(f[1], torch.cat([(500 * w).sin(), (500 * w).cos()]))
+    torch.testing.assert_close(f[0], torch.cat([torch.zeros(4), torch.ones(4)]))
+
+
+def test_time_token_is_one_token_of_latent_width():
+    """gamma (B,) becomes one (B, 1, d_z) token, different for different gamma."""
+    token = TimeToken(64, 1000.0)
+    out = token(torch.tensor([0.1, 0.9]))
+    assert out.shape == (2, 1, 64)
+    assert not torch.allclose(out[0], out[1])

@@ -65,4 +65,9 @@ def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> 
             f"{data.path or data.dataset} holds {got[0]}x{got[1]}x{got[2]} images but the model expects "
             f"{model.channels}x{model.image_size}x{model.image_size}: change model.channels/image_size"
         )
+    if model.num_classes > 0 and images.num_classes > model.num_classes:
+        raise DataError(
+            f"{data.path or data.dataset} has {images.num_classes} classes but the model has "
+            f"model.num_classes={model.num_classes}: raise it, or set 0 for an unconditional model"
+        )
     return images

@@ -58,6 +58,9 @@ class ModelConfig:
     num_classes: int = 10  # one-hot class token on the latents; 0 = unconditional (no class token)
     time_scale: float = 1000.0  # the time token embeds time_scale * gamma (`time_scaling`)
     attention_init: Literal["keras", "torch"] = "keras"  # fan rule of the Q/K/V/O init, see model
+    # interface positions: "learned" (all released configs) or "sin_cos_plus_learned" (an option
+    # of the official code: a fixed 2-D sin-cos table plus a learned one; strong position early on)
+    pos_encoding: Literal["learned", "sin_cos_plus_learned"] = "learned"
 
     def __post_init__(self) -> None:
         for name in ("image_size", "channels", "patch_size", "latent_dim", "interface_dim"):
@@ -91,6 +94,14 @@ class ModelConfig:
         _check(self.interface_mlp_ratio >= 0, "model.interface_mlp_ratio must be >= 0")
         _check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
         _check(0.0 <= self.drop_path < 1.0, f"model.drop_path must be in [0, 1), got {self.drop_path}")
+        _check(
+            self.pos_encoding in ("learned", "sin_cos_plus_learned"),
+            f"model.pos_encoding must be learned or sin_cos_plus_learned, got {self.pos_encoding!r}",
+        )
+        _check(
+            self.pos_encoding == "learned" or self.interface_dim % 4 == 0,
+            f"model.interface_dim must be a multiple of 4 for sin-cos positions, got {self.interface_dim}",
+        )
         _check(
             self.attention_init in ("keras", "torch"),
             f"model.attention_init must be 'keras' or 'torch', got {self.attention_init!r}",

@@ -40,12 +40,13 @@ class Attention(nn.Module):
         super().__init__()
         self.heads = heads
         self.attn_dropout = attn_dropout
-        self.self_attention = query_dim == context_dim
+        # Separate Q, K and V kernels, as Keras has them: LAMB's trust ratio is per kernel.
         self.to_q = nn.Linear(query_dim, inner_dim)
-        self.to_kv = nn.Linear(context_dim, 2 * inner_dim)
+        self.to_k = nn.Linear(context_dim, inner_dim)
+        self.to_v = nn.Linear(context_dim, inner_dim)
         self.to_out = nn.Linear(inner_dim, query_dim)
         head_dim = inner_dim // heads
-        for layer, dim_in in ((self.to_q, query_dim), (self.to_kv, context_dim)):
+        for layer, dim_in in ((self.to_q, query_dim), (self.to_k, context_dim), (self.to_v, context_dim)):
             if init == "keras":
                 # Keras EinsumDense kernel (d, H, d_h): fan_in = H*d, fan_out = d_h*d.
                 keras_glorot_(layer.weight, heads * dim_in, head_dim * dim_in)
@@ -63,7 +64,8 @@ class Attention(nn.Module):
         """query (B, Nq, Dq), context (B, Nk, Dk) -> (B, Nq, Dq)."""
         context = query if context is None else context
         q = rearrange(self.to_q(query), "b n (h d) -> b h n d", h=self.heads)
-        k, v = rearrange(self.to_kv(context), "b n (two h d) -> two b h n d", two=2, h=self.heads)
+        k = rearrange(self.to_k(context), "b n (h d) -> b h n d", h=self.heads)
+        v = rearrange(self.to_v(context), "b n (h d) -> b h n d", h=self.heads)
         dropout = self.attn_dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, h, Nq, d)
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))

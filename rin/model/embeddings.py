@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from rin.model.attention import layer_norm
+from rin.model.attention import keras_glorot_, layer_norm
 
 
 def trunc_normal_table(*shape: int) -> nn.Parameter:
@@ -31,22 +31,33 @@ def glorot_linear(dim_in: int, dim_out: int) -> nn.Linear:
     return layer
 
 
+def sin_cos_2d(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos positions (grid*grid, dim): half the channels encode rows, half columns."""
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    per_axis = [sinusoidal_features(axis.flatten().float(), dim // 2) for axis in (rows, cols)]
+    return torch.cat(per_axis, dim=-1)  # (N, Dx)
+
+
 class PatchEmbed(nn.Module):
     """X0 = LN(Linear(patches)) + P_x: a linear patch embedding, LayerNorm, then learned positions."""
 
-    def __init__(self, image_size: int, channels: int, patch_size: int, dim: int) -> None:
+    def __init__(self, image_size: int, channels: int, patch_size: int, dim: int, pos_encoding: str = "learned") -> None:
         super().__init__()
         self.patch_size = patch_size
         self.grid = image_size // patch_size
         self.proj = glorot_linear(patch_size * patch_size * channels, dim)
+        # Keras Conv2D fans for a (p, p, C, d) kernel: fan_in = p*p*C, fan_out = p*p*d
+        keras_glorot_(self.proj.weight, patch_size * patch_size * channels, patch_size * patch_size * dim)
         self.norm = layer_norm(dim)
         self.pos = trunc_normal_table(self.grid * self.grid, dim)
+        fixed = sin_cos_2d(self.grid, dim) if pos_encoding == "sin_cos_plus_learned" else torch.zeros(1, dim)
+        self.register_buffer("fixed_pos", fixed, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) -> interface (B, N, Dx)."""
         p = self.patch_size
         patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)  # (B, N, p*p*C)
-        return self.norm(self.proj(patches)) + self.pos
+        return self.norm(self.proj(patches)) + self.pos + self.fixed_pos
 
 
 class Readout(nn.Module):

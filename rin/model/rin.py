@@ -47,7 +47,7 @@ class RIN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.patch_embed = PatchEmbed(c.image_size, c.channels, c.patch_size, c.interface_dim)
+        self.patch_embed = PatchEmbed(c.image_size, c.channels, c.patch_size, c.interface_dim, c.pos_encoding)
         num_learned = c.num_latents - c.num_conditioning_tokens
         self.latents = trunc_normal_table(num_learned, c.latent_dim)  # Z_init, shared over the batch
         self.time_token = TimeToken(c.latent_dim, c.time_scale)

@@ -106,7 +106,8 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     fraction r is traversed, so the final LR is lr * (1 + cos(pi r)) / 2 (reference Sec. 2.5).
     """
     if config.warmup_steps > 0 and step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
+        # official `WarmUpAndDecay`: step / warmup * lr, so the very first update has LR 0
+        return config.lr * step / config.warmup_steps
     if config.lr_schedule == "constant":
         return config.lr
     fraction = float(config.lr_schedule.split("@")[1])

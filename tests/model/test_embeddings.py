@@ -37,3 +37,15 @@ def test_time_token_is_one_token_of_latent_width():
     out = token(torch.tensor([0.1, 0.9]))
     assert out.shape == (2, 1, 64)
     assert not torch.allclose(out[0], out[1])
+
+
+def test_sin_cos_positions_are_distinct_and_fixed():
+    """sin_cos_plus_learned adds a fixed table whose rows differ for every patch position."""
+    from rin.model.embeddings import sin_cos_2d
+
+    table = sin_cos_2d(4, 16)
+    assert table.shape == (16, 16)
+    assert torch.cdist(table, table).add(torch.eye(16)).min() > 0.1
+    embed = PatchEmbed(16, 1, 4, 16, pos_encoding="sin_cos_plus_learned")
+    assert "fixed_pos" not in embed.state_dict()  # not a weight: rebuilt from the config
+    torch.testing.assert_close(embed.fixed_pos, table)

@@ -68,3 +68,10 @@ def test_tiny_model_overfits_one_batch(tiny_config):
         opt.step()
         losses.append(out.loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_bf16_autocast_trains_with_finite_loss(tiny_config, digits, tmp_path):
+    """With train.bf16 the loop runs under bf16 autocast and the loss stays finite."""
+    config = apply_overrides(_config(tiny_config, 2), ["train.bf16=true"])
+    result = train(config, tmp_path, data=digits, progress=False)
+    assert torch.isfinite(torch.tensor(result.last_loss))

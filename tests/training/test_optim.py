@@ -63,8 +63,9 @@ def test_both_optimizers_build_and_step(name, tiny_config):
 def test_learning_rate_warmup_and_truncated_cosine():
     """Linear warm-up to lr, then cosine@0.8 ends at lr (1 + cos(0.8 pi)) / 2 ~ 0.095 lr."""
     config = TrainConfig(steps=1000, lr=1.0, warmup_steps=100, lr_schedule="cosine@0.8")
-    assert learning_rate(0, config) == pytest.approx(0.01)
-    assert learning_rate(99, config) == pytest.approx(1.0)
+    assert learning_rate(0, config) == 0.0  # official: step / warmup * lr
+    assert learning_rate(50, config) == pytest.approx(0.5)
+    assert learning_rate(99, config) == pytest.approx(0.99)
     assert learning_rate(100, config) == pytest.approx(1.0)
     assert learning_rate(1000, config) == pytest.approx(0.5 * (1 + math.cos(0.8 * math.pi)))
     lrs = [learning_rate(s, config) for s in range(100, 1001)]

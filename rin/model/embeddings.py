@@ -41,7 +41,9 @@ def sin_cos_2d(grid: int, dim: int) -> torch.Tensor:
 class PatchEmbed(nn.Module):
     """X0 = LN(Linear(patches)) + P_x: a linear patch embedding, LayerNorm, then learned positions."""
 
-    def __init__(self, image_size: int, channels: int, patch_size: int, dim: int, pos_encoding: str = "learned") -> None:
+    def __init__(
+        self, image_size: int, channels: int, patch_size: int, dim: int, pos_encoding: str = "learned"
+    ) -> None:
         super().__init__()
         self.patch_size = patch_size
         self.grid = image_size // patch_size

@@ -147,23 +147,30 @@ def imagenet1024() -> ExperimentConfig:
 
 
 def mnist() -> ExperimentConfig:
-    """A small class-conditional RIN for the embedded MNIST digits, sized for a 2-core CPU demo."""
+    """A small class-conditional RIN for the embedded MNIST digits, sized for the 2-core CPU demo.
+
+    Not from the paper. The faithful recipe (eps target, LAMB, learned positions, Keras attention
+    init) learns too slowly for a ~12-minute CPU budget: with 2.5k steps its samples stay at chance
+    for the digit classifier. These options, each measured on 2.5k-step runs, learn faster:
+    x0 target, AdamW, fixed sin-cos plus learned positions and PyTorch attention init.
+    """
     return ExperimentConfig(
         name="mnist",
         model=ModelConfig(
-            image_size=32, channels=1, patch_size=4, num_latents=32, latent_dim=256, interface_dim=128,
-            num_blocks=3, block_depth=2, latent_heads=8, rw_heads=4, latent_mlp_ratio=4,
+            image_size=32, channels=1, patch_size=4, num_latents=16, latent_dim=128, interface_dim=64,
+            num_blocks=2, block_depth=2, latent_heads=4, rw_heads=2, latent_mlp_ratio=4,
             interface_mlp_ratio=2, dropout=0.0, drop_path=0.0, num_classes=10,
+            pos_encoding="sin_cos_plus_learned", attention_init="torch",
         ),
-        diffusion=DiffusionConfig(schedule="sigmoid@-3,3,0.9", prediction="eps", self_cond_rate=0.9),
+        diffusion=DiffusionConfig(schedule="sigmoid@-3,3,0.9", prediction="x0", self_cond_rate=0.9),
         sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine"),
         data=DataConfig(dataset="mnist", random_flip=False),
         train=TrainConfig(
-            steps=3000, batch_size=64, optimizer="lamb", lr=3e-3, weight_decay=0.01,
-            warmup_steps=200, lr_schedule="cosine@0.8", ema_decay=0.995,
+            steps=5000, batch_size=32, optimizer="adamw", lr=4e-3, weight_decay=0.01,
+            warmup_steps=100, lr_schedule="cosine@0.8", ema_decay=0.998,
             checkpoint_every=1000, sample_every=1000, num_samples=100, sample_steps=100,
         ),
-        notes="project preset for the offline CPU demo (not from the paper)",
+        notes="project preset for the offline CPU demo (not from the paper; see the docstring)",
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ exactly the steps an uninterrupted run takes (bit-identical on CPU).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from rin.diffusion.losses import diffusion_loss
 from rin.errors import CheckpointError
 from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
-from rin.training.checkpoint import find_checkpoint, load_state, load_weights, save_checkpoint
+from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights, save_checkpoint
 from rin.training.ema import EMA
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
@@ -55,8 +56,7 @@ def grid_labels(num: int, num_classes: int) -> torch.Tensor | None:
 
 def write_sample_grid(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
     """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`."""
-    sampling = config.sampling
-    sampling = type(sampling)(**{**sampling.__dict__, "steps": config.train.sample_steps})
+    sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
     num = config.train.num_samples
     labels = grid_labels(num, config.model.num_classes)
     generator = torch.Generator(device).manual_seed(config.train.seed)
@@ -168,10 +168,7 @@ def _resume(
             return 0
         resume = run_dir
     checkpoint = find_checkpoint(resume)
-    saved = (checkpoint / "config.json").read_text()
-    from rin.configs.overrides import config_from_json  # local: only needed here
-
-    if config_from_json(saved).model != config.model:
+    if load_config(checkpoint).model != config.model:
         raise CheckpointError(f"{checkpoint}: its model config differs from this run's (see its config.json)")
     load_weights(model, checkpoint / "model.safetensors")
     load_weights(ema.model, checkpoint / "ema.safetensors")

@@ -11,3 +11,7 @@ class DataError(RinError):
 
 class CheckpointError(RinError):
     """A checkpoint is missing, incomplete, corrupt, foreign or does not match the model."""
+
+
+class TrainingError(RinError):
+    """Training cannot go on (e.g. non-finite steps in a row); the last checkpoint is intact."""

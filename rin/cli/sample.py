@@ -22,6 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, help="sampler steps (default: the config's sampling.steps)")
     parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="default: the config's sampler")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--guidance", type=float, help="classifier-free guidance w (default: the config's sampling.guidance)"
+    )
     parser.add_argument("--labels", nargs="+", type=int, help="class labels, cycled (default 0..K-1 cycled)")
     parser.add_argument("--weights", choices=["ema", "online"], default="ema")
     parser.add_argument("--out", help="PNG grid path (default <checkpoint>/samples.png)")
@@ -48,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
         sampling = dataclasses.replace(sampling, steps=args.steps)
     if args.sampler is not None:
         sampling = dataclasses.replace(sampling, sampler=args.sampler)
+    if args.guidance is not None:
+        if args.guidance < 0:
+            raise RinError(f"--guidance must be >= 0, got {args.guidance}")
+        if args.guidance > 0 and config.model.num_classes == 0:
+            raise RinError("--guidance needs a class-conditional model; this one is unconditional")
+        sampling = dataclasses.replace(sampling, guidance=args.guidance)
     device = resolve_device(args.device)
     model = RIN(config.model)
     load_weights(model, checkpoint / f"{args.weights}.safetensors")

@@ -36,7 +36,13 @@ def run(args: argparse.Namespace) -> int:
     result = train(
         config, out, resume=args.resume, device=resolve_device(args.device), progress=not args.no_progress
     )
+    if result.stopped_by is not None:
+        print(f"stopped by {result.stopped_by} at step {result.step}; checkpoint: {result.checkpoint}")
+        print(f"resume with: rin train --resume auto --out {out} (and the same --preset/--set options)")
+        return 0
     print(f"trained {result.step} steps, last loss {result.last_loss:.4f}; run directory {out}")
+    if result.skipped_steps:
+        print(f"skipped {result.skipped_steps} non-finite updates (see metrics.jsonl)")
     if result.checkpoint is not None:
         print(f"checkpoint: {result.checkpoint}")
         print(f"sample with: rin sample --checkpoint {out} --num 64")

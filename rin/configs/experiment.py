@@ -131,6 +131,9 @@ class DiffusionConfig:
     input_scale: float = 1.0  # b: data in [-b, b] (input scaling, Chen 2023)
     normalize_input: bool = False  # divide x_t by its per-example std before the network
     self_cond_rate: float = 0.9  # fraction of examples that see pass-1 latents in training
+    # per-example probability of training with "no label" (official `cond_dropout`, 0 in RIN);
+    # > 0 trains the unconditional model that classifier-free guidance needs
+    cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         check_schedule_name(self.schedule, "diffusion.schedule")
@@ -143,6 +146,10 @@ class DiffusionConfig:
             0.0 <= self.self_cond_rate <= 1.0,
             f"diffusion.self_cond_rate must be in [0, 1], got {self.self_cond_rate}",
         )
+        _check(
+            0.0 <= self.cond_dropout < 1.0,
+            f"diffusion.cond_dropout must be in [0, 1), got {self.cond_dropout}",
+        )
 
 
 @dataclass
@@ -154,6 +161,9 @@ class SamplingConfig:
     schedule: str = "cosine"  # inference gamma(t) schedule, independent of the training one
     time_difference: float = 0.0  # td (Bit Diffusion's asymmetric step), 0 in all RIN configs
     clip_x0: bool = True  # clip x0_hat to [-b, b] and re-derive eps from it
+    # classifier-free guidance w: out = (1 + w) cond - w uncond (official `guidance`, 0 in RIN);
+    # needs a model trained with diffusion.cond_dropout > 0
+    guidance: float = 0.0
 
     def __post_init__(self) -> None:
         _check(
@@ -162,6 +172,7 @@ class SamplingConfig:
         _check(self.steps >= 1, f"sampling.steps must be >= 1, got {self.steps}")
         check_schedule_name(self.schedule, "sampling.schedule")
         _check(self.time_difference >= 0, "sampling.time_difference must be >= 0")
+        _check(self.guidance >= 0, f"sampling.guidance must be >= 0, got {self.guidance}")
 
 
 @dataclass
@@ -171,11 +182,23 @@ class DataConfig:
     dataset: Literal["mnist", "cifar10", "folder"] = "mnist"
     path: str = ""  # shard directory / tar file (cifar10) or class-folder root (folder)
     random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the reference)
+    # unreadable samples are skipped and counted; more than this fraction of the set stops the run
+    max_bad_fraction: float = 0.01
+    # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
+    on_mismatch: Literal["convert", "skip", "error"] = "convert"
 
     def __post_init__(self) -> None:
         _check(
             self.dataset in ("mnist", "cifar10", "folder"),
             f"data.dataset must be mnist, cifar10 or folder, got {self.dataset!r}",
+        )
+        _check(
+            0.0 <= self.max_bad_fraction <= 1.0,
+            f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",
+        )
+        _check(
+            self.on_mismatch in ("convert", "skip", "error"),
+            f"data.on_mismatch must be convert, skip or error, got {self.on_mismatch!r}",
         )
 
 
@@ -202,6 +225,9 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints (always one at the end)
     num_samples: int = 64  # images in each sample grid
     sample_steps: int = 100  # sampler steps for the grids written during training
+    keep_checkpoints: int = 3  # newest complete checkpoints kept; 0 keeps all
+    # a non-finite loss or gradient skips the update; this many in a row stop the run
+    max_nonfinite_steps: int = 20
 
     def __post_init__(self) -> None:
         _check(self.steps >= 0, f"train.steps must be >= 0, got {self.steps}")
@@ -224,6 +250,8 @@ class TrainConfig:
         for name in ("log_every", "checkpoint_every", "num_samples", "sample_steps"):
             _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.sample_every >= 0, "train.sample_every must be >= 0")
+        _check(self.keep_checkpoints >= 0, "train.keep_checkpoints must be >= 0 (0 keeps all)")
+        _check(self.max_nonfinite_steps >= 1, "train.max_nonfinite_steps must be >= 1")
 
 
 @dataclass
@@ -237,6 +265,17 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     notes: str = ""  # provenance of the preset's numbers (verified or not)
+
+    def __post_init__(self) -> None:
+        unconditional = self.model.num_classes == 0
+        _check(
+            not (unconditional and self.diffusion.cond_dropout > 0),
+            "diffusion.cond_dropout needs a class-conditional model (model.num_classes > 0)",
+        )
+        _check(
+            not (unconditional and self.sampling.guidance > 0),
+            "sampling.guidance needs a class-conditional model (model.num_classes > 0)",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -56,7 +56,7 @@ def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> 
     elif data.dataset == "cifar10":
         images = load_cifar10_shards(data.path, split=split)
     elif data.dataset == "folder":
-        images = load_image_folder(data.path, model.image_size, model.channels)
+        images = load_image_folder(data.path, model.image_size, model.channels, data.on_mismatch)
     else:  # pragma: no cover - DataConfig validates the name
         raise DataError(f"unknown data.dataset {data.dataset!r}: use mnist, cifar10 or folder")
     got = (images.channels, images.image_size, int(images.images.shape[3]))
@@ -64,6 +64,12 @@ def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> 
         raise DataError(
             f"{data.path or data.dataset} holds {got[0]}x{got[1]}x{got[2]} images but the model expects "
             f"{model.channels}x{model.image_size}x{model.image_size}: change model.channels/image_size"
+        )
+    total = len(images) + images.skipped
+    if images.skipped > data.max_bad_fraction * total:
+        raise DataError(
+            f"{images.skipped} of {total} samples in {data.path or data.dataset} could not be used "
+            f"(more than data.max_bad_fraction={data.max_bad_fraction}); first: {images.skipped_items[0]}"
         )
     if model.num_classes > 0 and images.num_classes > model.num_classes:
         raise DataError(

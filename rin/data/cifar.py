@@ -109,13 +109,13 @@ def load_cifar10_shards(path: str, split: str = "train", limit: int | None = Non
         raise ValueError(f"limit must be a positive number of samples, got {limit}")
     images: list[np.ndarray] = []
     labels: list[int] = []
-    skipped = 0
+    skipped: list[str] = []
     for shard in find_shards(path, split):
         for key, parts in _samples(shard):
             try:
                 pixels, label = _decode(key, parts, len(CIFAR10_CLASSES))
             except (OSError, ValueError, UnicodeDecodeError) as error:
-                skipped += 1
+                skipped.append(f"{shard}:{key}: {error}")
                 warnings.warn(f"skipping corrupt sample {key} in {shard}: {error}", stacklevel=2)
                 continue
             if images and pixels.shape != images[0].shape:
@@ -131,12 +131,13 @@ def load_cifar10_shards(path: str, split: str = "train", limit: int | None = Non
             break
     if not images:
         raise DataError(
-            f"no readable samples in {path} (split {split!r}, {skipped} corrupt): check the shards"
+            f"no readable samples in {path} (split {split!r}, {len(skipped)} corrupt): check the shards"
         )
     stacked = torch.from_numpy(np.stack(images))
     return ImageSet(
         rearrange(stacked, "n h w c -> n c h w").contiguous(),
         torch.tensor(labels, dtype=torch.int64),
         list(CIFAR10_CLASSES),
-        skipped=skipped,
+        skipped=len(skipped),
+        skipped_items=skipped,
     )

@@ -1,14 +1,18 @@
 """An image folder in the torchvision `ImageFolder` layout: `root/CLASS/**/IMAGE`.
 
 Class labels are the sorted subfolder names (subfolders without images are ignored); images
-directly under a root with no class subfolders form a single class. Every image is centre
-cropped to a square and resized with bicubic filtering, so any photo collection can be used.
+directly under a root with no class subfolders form a single class. An image whose mode or size
+differs from the model's is handled as `on_mismatch` says: "convert" (centre crop to a square,
+bicubic resize, convert to RGB or L; the default, so any photo collection can be used), "skip"
+(dropped, named and counted like an unreadable file) or "error" (refused, naming the file).
+Unreadable files (corrupt, truncated, empty) are always skipped, named and counted.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -44,11 +48,28 @@ def _class_files(root: Path) -> tuple[list[str], list[list[Path]]]:
     return names, files
 
 
-def _load_one(path: Path, image_size: int, channels: int) -> np.ndarray:
-    """uint8 (C, S, S): converted, centre-cropped to a square, bicubic-resized."""
+OnMismatch = Literal["convert", "skip", "error"]
+
+
+class ImageMismatch(ValueError):
+    """An image readable but of the wrong mode or size, with on_mismatch="skip"."""
+
+
+def _load_one(path: Path, image_size: int, channels: int, on_mismatch: OnMismatch) -> tuple[np.ndarray, bool]:
+    """uint8 (C, S, S) and whether it had to be converted (mode, crop or resize)."""
+    mode = "RGB" if channels == 3 else "L"
     with Image.open(path) as image:
         image.load()  # decode fully now, so a truncated file fails here and is skipped
-        converted = image.convert("RGB" if channels == 3 else "L")
+        problem = ""
+        if image.mode != mode:
+            problem = f"mode {image.mode}, the model needs {mode}"
+        elif image.size != (image_size, image_size):
+            problem = f"size {image.size[0]}x{image.size[1]}, the model needs {image_size}x{image_size}"
+        if problem and on_mismatch == "error":
+            raise DataError(f"{path} has {problem} (set data.on_mismatch=convert or skip)")
+        if problem and on_mismatch == "skip":
+            raise ImageMismatch(problem)
+        converted = image.convert(mode)
     width, height = converted.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
@@ -57,12 +78,16 @@ def _load_one(path: Path, image_size: int, channels: int) -> np.ndarray:
         square = square.resize((image_size, image_size), Image.Resampling.BICUBIC)
     pixels = np.asarray(square, dtype=np.uint8)
     if channels == 1:
-        return pixels[None]
-    return rearrange(pixels, "h w c -> c h w")
+        return pixels[None], bool(problem)
+    return rearrange(pixels, "h w c -> c h w"), bool(problem)
 
 
-def load_image_folder(root: str, image_size: int, channels: int) -> ImageSet:
+def load_image_folder(
+    root: str, image_size: int, channels: int, on_mismatch: OnMismatch = "convert"
+) -> ImageSet:
     """Every image under `root` as uint8 (N, channels, image_size, image_size), labelled by subfolder."""
+    if on_mismatch not in ("convert", "skip", "error"):
+        raise ValueError(f"on_mismatch must be convert, skip or error, got {on_mismatch!r}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     if image_size < 1:
@@ -78,21 +103,28 @@ def load_image_folder(root: str, image_size: int, channels: int) -> ImageSet:
         raise DataError(f"no images ({suffixes}) in {root} or its subfolders: check --data")
     images: list[np.ndarray] = []
     labels: list[int] = []
-    skipped = 0
+    skipped: list[str] = []
+    converted = 0
     for label, files in enumerate(class_files):
         for path in files:
             try:
-                images.append(_load_one(path, image_size, channels))
+                pixels, was_converted = _load_one(path, image_size, channels, on_mismatch)
             except (OSError, ValueError, Image.DecompressionBombError) as error:
-                skipped += 1
-                warnings.warn(f"skipping unreadable image {path}: {error}", stacklevel=2)
+                reason = str(error) or type(error).__name__
+                kind = "mismatched" if isinstance(error, ImageMismatch) else "unreadable"
+                skipped.append(f"{path}: {reason}")
+                warnings.warn(f"skipping {kind} image {path}: {reason}", stacklevel=2)
                 continue
+            images.append(pixels)
             labels.append(label)
+            converted += was_converted
     if not images:
-        raise DataError(f"none of the {skipped} images in {root} could be read: check the files")
+        raise DataError(f"none of the {len(skipped)} images in {root} could be used: check the files")
     return ImageSet(
         torch.from_numpy(np.stack(images)),
         torch.tensor(labels, dtype=torch.int64),
         class_names,
-        skipped=skipped,
+        skipped=len(skipped),
+        skipped_items=skipped,
+        converted=converted,
     )

@@ -7,7 +7,7 @@ as uint8, so loaders return this one type and the training loop indexes it direc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -22,6 +22,8 @@ class ImageSet:
     labels: torch.Tensor  # int64 (N,), each in [0, len(class_names))
     class_names: list[str]
     skipped: int = 0  # unreadable samples the loader dropped (with a warning each)
+    skipped_items: list[str] = field(default_factory=list)  # "path-or-key: reason", one per skip
+    converted: int = 0  # images converted to the model's mode/size (data.on_mismatch=convert)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -66,4 +68,6 @@ class ImageSet:
             self.labels.index_select(0, index),
             list(self.class_names),
             self.skipped,
+            list(self.skipped_items),
+            self.converted,
         )

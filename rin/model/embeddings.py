@@ -113,6 +113,20 @@ class TimeToken(nn.Module):
         return rearrange(token, "b d -> b 1 d")
 
 
+NULL_LABEL = -1  # "no label": the all-zero class code (label dropout, unconditional guidance pass)
+
+
+def check_labels(labels: torch.Tensor, num_classes: int) -> None:
+    """Raise a one-line ValueError unless every label is in [0, num_classes) or NULL_LABEL."""
+    if labels.numel() == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < NULL_LABEL or high >= num_classes:
+        raise ValueError(
+            f"labels must be in [0, {num_classes}) or {NULL_LABEL} (no label), got values in [{low}, {high}]"
+        )
+
+
 class ClassToken(nn.Module):
     """one-hot(label) -> Dense(d_z) -> one latent token (official `cond_proj`)."""
 
@@ -122,9 +136,19 @@ class ClassToken(nn.Module):
         self.proj = glorot_linear(num_classes, latent_dim)
 
     def forward(self, labels: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """labels (B,) int, or None for the all-zero code -> (B, 1, Dz)."""
+        """labels (B,) int, or None -> (B, 1, Dz).
+
+        A label of NULL_LABEL (-1), or labels=None for the whole batch, gives the all-zero code:
+        the "no label" input of classifier-free guidance (official `labels * labels_w`, w = 0).
+        """
         if labels is None:
             onehot = torch.zeros(batch, self.num_classes, device=self.proj.weight.device)
         else:
-            onehot = F.one_hot(labels.long(), self.num_classes).to(self.proj.weight.dtype)
+            labels = labels.long()
+            # eager only: a host sync, a graph break under torch.compile, impossible on meta tensors
+            if not torch.compiler.is_compiling() and labels.device.type != "meta":
+                check_labels(labels, self.num_classes)
+            keep = (labels != NULL_LABEL).unsqueeze(-1)  # (B, 1)
+            onehot = F.one_hot(labels.clamp_min(0), self.num_classes) * keep  # (B, K)
+            onehot = onehot.to(self.proj.weight.dtype)
         return rearrange(self.proj(onehot), "b d -> b 1 d")

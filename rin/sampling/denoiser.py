@@ -3,6 +3,9 @@
 It holds the latent self-conditioning state between calls, like pix2seq's
 `SelfCondHiddenContext`: each call starts from the previous call's latents (zeros at the first
 step), so the network warm-starts its routing across the reverse process.
+
+With `guidance` w > 0 each call runs the conditional and the "no label" pass as one batch of 2B
+and mixes them (see `rin.sampling.guidance`); the conditional half's latents are carried.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from torch import nn
 
 from rin.diffusion.parameterization import Prediction, to_x0
 from rin.diffusion.scaling import network_input
+from rin.sampling.guidance import classifier_free_guidance, with_null_labels
 
 
 class RINDenoiser:
@@ -24,12 +28,18 @@ class RINDenoiser:
         normalize_input: bool = False,
         labels: torch.Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
+        guidance: float = 0.0,
     ) -> None:
+        if guidance < 0:
+            raise ValueError(f"guidance must be >= 0, got {guidance}")
+        if guidance > 0 and labels is None:
+            raise ValueError("classifier-free guidance needs class labels (got labels=None)")
         self.model = model
         self.prediction = prediction
         self.normalize_input = normalize_input
         self.labels = labels
         self.autocast_dtype = autocast_dtype
+        self.guidance = guidance
         self.latents: torch.Tensor | None = None
         self.calls = 0
 
@@ -42,7 +52,19 @@ class RINDenoiser:
         net_in = network_input(x_t, self.normalize_input)
         enabled = self.autocast_dtype is not None
         with torch.autocast(x_t.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=enabled):
-            output, latents = self.model(net_in, gamma, self.labels, self.latents)
+            if self.guidance > 0 and self.labels is not None:
+                batch = x_t.shape[0]
+                prev = None if self.latents is None else torch.cat([self.latents, self.latents])
+                both, latents = self.model(
+                    torch.cat([net_in, net_in]),
+                    torch.cat([gamma, gamma]),
+                    with_null_labels(self.labels),
+                    prev,
+                )  # (2B, ...): conditional half first
+                output = classifier_free_guidance(both[:batch].float(), both[batch:].float(), self.guidance)
+                latents = latents[:batch]
+            else:
+                output, latents = self.model(net_in, gamma, self.labels, self.latents)
         self.latents = latents
         self.calls += 1
         return to_x0(output.float(), x_t, gamma, self.prediction)

@@ -29,7 +29,14 @@ def generate(
     x_T = torch.randn((num, *image_shape), generator=generator, device=device)
     if labels is not None:
         labels = labels.to(device)
-    denoise = RINDenoiser(model, diffusion.prediction, diffusion.normalize_input, labels, autocast_dtype)
+    denoise = RINDenoiser(
+        model,
+        diffusion.prediction,
+        diffusion.normalize_input,
+        labels,
+        autocast_dtype,
+        guidance=sampling.guidance,
+    )
     b = diffusion.input_scale
     x0 = sample(
         denoise,

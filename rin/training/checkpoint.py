@@ -6,7 +6,9 @@ Layout of one checkpoint (a directory):
     config.json         the resolved ExperimentConfig
     manifest.json       sizes and SHA-256 of the files above; written last, marks it complete
 A checkpoint is first written to a temporary directory, fsynced, then renamed into place, so a
-crash leaves either the old set of checkpoints or the new one, never half a checkpoint.
+crash leaves either the old set of checkpoints or the new one, never half a checkpoint. A write
+that fails (a full disk) removes its temporary directory and leaves the older checkpoints as they
+were. Resuming verifies the checksums and falls back, with a warning, past a corrupt checkpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +68,37 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:08d}"
     tmp = root / f".tmp-step_{step:08d}-{os.getpid()}"
+    try:
+        _write(tmp, step, model, ema, optimizer, config, extra)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+    except (OSError, RuntimeError, SafetensorError) as error:  # e.g. ENOSPC from os, torch or safetensors
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = [p.name for p in list_checkpoints(run_dir)]
+        kept = f"the previous checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint"
+        reason = (
+            getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
+        raise CheckpointError(
+            f"could not write checkpoint step {step} under {root}: {reason}; {kept}"
+        ) from None
+    return final
+
+
+def _write(
+    tmp: Path,
+    step: int,
+    model: nn.Module,
+    ema: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: ExperimentConfig,
+    extra: dict[str, Any] | None,
+) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    config_json = config_to_json(config)
     metadata = {"format": "rin", "format_version": str(FORMAT_VERSION), "step": str(step)}
     save_file(_weights(model), str(tmp / "model.safetensors"), metadata=metadata)
     save_file(_weights(ema), str(tmp / "ema.safetensors"), metadata=metadata)
@@ -80,7 +110,7 @@ def save_checkpoint(
         "extra": extra or {},
     }
     torch.save(state, tmp / "state.pt")
-    (tmp / "config.json").write_text(config_json)
+    (tmp / "config.json").write_text(config_to_json(config))
     manifest = {
         "format": "rin",
         "format_version": FORMAT_VERSION,
@@ -94,11 +124,24 @@ def save_checkpoint(
         with (tmp / name).open("rb") as handle:
             os.fsync(handle.fileno())
     _fsync_dir(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(root)
-    return final
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` complete checkpoints (keep=0: none) and stale temporaries."""
+    root = run_dir / "checkpoints"
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for tmp in root.glob(".tmp-step_*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid != str(os.getpid()):  # a crashed writer's leftovers
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    if keep > 0:
+        for old in list_checkpoints(run_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
 
 
 def is_complete(checkpoint: Path, verify_hashes: bool = False) -> bool:
@@ -124,19 +167,26 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(p for p in root.glob("step_*") if p.is_dir() and is_complete(p))
 
 
-def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint directory itself, or the newest complete checkpoint of a run directory."""
+def find_checkpoint(path: str | Path, verify: bool = False) -> Path:
+    """A checkpoint directory itself, or the newest complete checkpoint of a run directory.
+
+    With `verify`, checksums are checked too; for a run directory a checkpoint that fails is
+    skipped with a warning and the previous one is used (resume after a crash or bit rot).
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint path {path} does not exist")
     if (path / "manifest.json").exists() or (path / "model.safetensors").exists():
-        if not is_complete(path):
+        if not is_complete(path, verify_hashes=verify):
             raise CheckpointError(f"checkpoint {path} is incomplete or corrupt (manifest does not match)")
         return path
-    found = list_checkpoints(path)
-    if not found:
-        raise CheckpointError(f"no complete checkpoint under {path} (expected {path}/checkpoints/step_*)")
-    return found[-1]
+    root = path / "checkpoints"
+    candidates = sorted(p for p in root.glob("step_*") if p.is_dir()) if root.is_dir() else []
+    for candidate in reversed(candidates):
+        if is_complete(candidate, verify_hashes=verify):
+            return candidate
+        warnings.warn(f"skipping incomplete or corrupt checkpoint {candidate}", stacklevel=2)
+    raise CheckpointError(f"no complete checkpoint under {path} (expected {path}/checkpoints/step_*)")
 
 
 def load_config(checkpoint: Path) -> ExperimentConfig:

@@ -3,6 +3,10 @@
 Determinism: every step seeds the global RNG from (seed, step) and draws its batch from a
 stream that is a pure function of (seed, step), so a run resumed from a checkpoint takes
 exactly the steps an uninterrupted run takes (bit-identical on CPU).
+
+Robustness: SIGTERM/SIGINT stop at the next step boundary with a checkpoint (`preemption`);
+a non-finite loss or gradient skips that update (`guards`); checkpoints are atomic, verified on
+resume and pruned to the newest `train.keep_checkpoints`.
 """
 
 from __future__ import annotations
@@ -22,13 +26,22 @@ from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.data import BatchStream, ImageSet, load_dataset, save_grid, to_model_range
 from rin.diffusion.losses import diffusion_loss
-from rin.errors import CheckpointError
+from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
-from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights, save_checkpoint
+from rin.training.checkpoint import (
+    find_checkpoint,
+    load_config,
+    load_state,
+    load_weights,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from rin.training.ema import EMA
+from rin.training.guards import gradient_norm, nonfinite_term
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
+from rin.training.preemption import StopRequest
 
 
 @dataclass
@@ -39,6 +52,8 @@ class TrainResult:
     run_dir: Path
     last_loss: float
     checkpoint: Path | None
+    stopped_by: str | None = None  # the signal that stopped the run early (SIGTERM, SIGINT), if any
+    skipped_steps: int = 0  # updates skipped for a non-finite loss or gradient, in this call
 
 
 def default_device() -> torch.device:
@@ -107,43 +122,71 @@ def train(
     log.write(
         event="start", step=start, params=count_parameters(model), device=str(device), preset=config.name
     )
+    log.write(
+        event="data", step=start, examples=len(data), skipped=data.skipped, converted=data.converted,
+        skipped_items=data.skipped_items[:100],
+    )  # fmt: skip
 
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     bar = tqdm(
         total=tc.steps, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True
     )
     last_loss, checkpoint, tick, tick_step = math.nan, None, time.perf_counter(), start
+    skipped, in_a_row = 0, 0
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
-    for step in range(start, end):
-        torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
-        images, labels = stream.batch(step)
-        x0 = to_model_range(images, config.diffusion.input_scale).to(device)
-        labels_in = labels.to(device) if config.model.num_classes > 0 else None
-        lr = learning_rate(step, tc)
-        set_learning_rate(optimizer, lr)
-        with autocast:
-            out = diffusion_loss(model, x0, labels_in, config.diffusion)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        optimizer.step()
-        ema.update(model)
-        done = step + 1
-        last_loss = float(out.loss.detach())
-        bar.update(1)
-        bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}")
-        if on_step is not None:
-            on_step(done, last_loss)
-        if done % tc.log_every == 0 or done == end:
-            now = time.perf_counter()
-            rate = (done - tick_step) * tc.batch_size / max(now - tick, 1e-9)
-            log.write(event="train", step=done, loss=last_loss, lr=lr, images_per_sec=round(rate, 2))
-            tick, tick_step = now, done
-        if tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps:
-            write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device)
-        if done % tc.checkpoint_every == 0 or done == end:
-            checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+    with StopRequest() as stop:
+        for step in range(start, end):
+            torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
+            images, labels = stream.batch(step)
+            x0 = to_model_range(images, config.diffusion.input_scale).to(device)
+            labels_in = labels.to(device) if config.model.num_classes > 0 else None
+            lr = learning_rate(step, tc)
+            set_learning_rate(optimizer, lr)
+            with autocast:
+                out = diffusion_loss(model, x0, labels_in, config.diffusion)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            grad_norm = gradient_norm(model, tc.grad_clip)
+            last_loss = float(out.loss.detach())
+            fault = nonfinite_term(last_loss, float(grad_norm), model)
+            done = step + 1
+            if fault is None:
+                optimizer.step()
+                ema.update(model)
+                in_a_row = 0
+            else:  # skip the update: weights, optimizer moments and EMA stay as they were
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                optimizer.zero_grad(set_to_none=True)
+                log.write(event="skip", step=done, term=fault, in_a_row=in_a_row)
+                if in_a_row >= tc.max_nonfinite_steps:
+                    bar.close()
+                    last = checkpoint or _newest(run_dir)
+                    raise TrainingError(
+                        f"step {done}: {fault} is not finite, {in_a_row} steps in a row "
+                        f"(train.max_nonfinite_steps); stopped, last good checkpoint: {last or 'none'}"
+                    )
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}")
+            if on_step is not None:
+                on_step(done, last_loss)
+            stopping = stop.requested is not None
+            if done % tc.log_every == 0 or done == end or stopping:
+                now = time.perf_counter()
+                rate = (done - tick_step) * tc.batch_size / max(now - tick, 1e-9)
+                log.write(event="train", step=done, loss=last_loss, lr=lr, images_per_sec=round(rate, 2),
+                          skipped_steps=skipped)  # fmt: skip
+                tick, tick_step = now, done
+            if tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps and not stopping:
+                write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device)
+            if done % tc.checkpoint_every == 0 or done == end or stopping:
+                checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+                prune_checkpoints(run_dir, tc.keep_checkpoints)
+            if stopping:
+                log.write(event="stopped", step=done, signal=stop.requested, checkpoint=str(checkpoint))
+                bar.close()
+                return TrainResult(
+                    model, ema.model, done, run_dir, last_loss, checkpoint, stop.requested, skipped
+                )
     bar.close()
     final_step = max(end, start)
     if final_step == tc.steps and end > start:
@@ -151,7 +194,14 @@ def train(
             config, ema.model, run_dir / "samples" / f"step_{final_step:08d}.png", device
         )
         log.write(event="samples", step=final_step, path=str(grid))
-    return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint)
+    return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint, None, skipped)
+
+
+def _newest(run_dir: Path) -> Path | None:
+    try:
+        return find_checkpoint(run_dir)
+    except CheckpointError:
+        return None
 
 
 def _resume(
@@ -164,12 +214,22 @@ def _resume(
 ) -> int:
     """Load weights, EMA, optimizer and step from a checkpoint; returns the step to continue from."""
     if str(resume) == "auto":
-        if not (run_dir / "checkpoints").is_dir():
+        # nothing usable yet (a fresh run, or killed before its first checkpoint completed): start
+        if not any((run_dir / "checkpoints").glob("step_*")):
             return 0
         resume = run_dir
-    checkpoint = find_checkpoint(resume)
-    if load_config(checkpoint).model != config.model:
-        raise CheckpointError(f"{checkpoint}: its model config differs from this run's (see its config.json)")
+    checkpoint = find_checkpoint(resume, verify=True)
+    saved = load_config(checkpoint).model
+    if saved != config.model:
+        name = next(
+            f.name
+            for f in dataclasses.fields(saved)
+            if getattr(saved, f.name) != getattr(config.model, f.name)
+        )
+        raise CheckpointError(
+            f"{checkpoint} was trained with model.{name}={getattr(saved, name)!r}, "
+            f"this run has model.{name}={getattr(config.model, name)!r}"
+        )
     load_weights(model, checkpoint / "model.safetensors")
     load_weights(ema.model, checkpoint / "ema.safetensors")
     state = load_state(checkpoint)

@@ -1,4 +1,8 @@
-"""The run's metrics log: one JSON object per line, appended and flushed as it goes."""
+"""The run's metrics log: one JSON object per line, appended and flushed as it goes.
+
+A process killed mid-write can leave a partial last line; a new writer starts on a fresh line and
+`read` skips lines that are not valid JSON, so a log survives any number of crashes.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,13 @@ class MetricsLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > 0:
+            with path.open("rb") as handle:
+                handle.seek(-1, 2)
+                torn = handle.read(1) != b"\n"
+            if torn:
+                with path.open("a") as handle:
+                    handle.write("\n")
 
     def write(self, **record: Any) -> None:
         record.setdefault("time", round(time.time(), 3))
@@ -21,4 +32,10 @@ class MetricsLog:
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash
+        return records

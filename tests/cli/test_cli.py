@@ -35,6 +35,10 @@ def test_train_then_sample(tmp_path, capsys):
     arrays = np.load(npz)
     assert arrays["arr_0"].shape == (3, 32, 32, 1) and arrays["arr_0"].dtype == np.uint8
     assert arrays["arr_1"].tolist() == [4, 4, 4]
+    guided = tmp_path / "guided.png"
+    code = main(["sample", "--checkpoint", str(run), "--num", "2", "--steps", "2", "--out", str(guided),
+                 "--guidance", "2", "--no-progress"])  # fmt: skip
+    assert code == 0 and guided.exists()
 
 
 @pytest.mark.parametrize(
@@ -45,6 +49,7 @@ def test_train_then_sample(tmp_path, capsys):
         (["train", "--preset", "cifar10"], "data.path"),
         (["sample", "--checkpoint", "/nonexistent/run"], "does not exist"),
         (["info", "--preset", "nope"], "unknown preset"),
+        (["train", "--preset", "tiny", "--set", "diffusion.cond_dropout=2"], "cond_dropout"),
     ],
 )
 def test_bad_input_gives_one_line_error(argv, message, capsys):

@@ -54,6 +54,8 @@ def test_overrides_are_typed():
         ("nosection.x=1", "unknown config key"),
         ("diffusion.schedule=foo", "unknown schedule"),
         ("train.lr", "section.field=value"),
+        ("diffusion.cond_dropout=1.0", r"in \[0, 1\)"),
+        ("sampling.guidance=-1", "must be >= 0"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, message):
@@ -61,6 +63,13 @@ def test_bad_overrides_give_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message) as info:
         apply_overrides(get_preset("cifar10"), [override])
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("override", ["sampling.guidance=2", "diffusion.cond_dropout=0.1"])
+def test_guidance_settings_need_a_class_conditional_model(override):
+    """Label dropout and guidance on an unconditional model fail at config time."""
+    with pytest.raises(ConfigError, match="needs a class-conditional model"):
+        apply_overrides(get_preset("tiny"), ["model.num_classes=0", override])
 
 
 def test_unknown_preset_lists_the_known_ones():

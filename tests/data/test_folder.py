@@ -90,5 +90,47 @@ def test_missing_or_empty_raise(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no images"):
         load_image_folder(str(tmp_path), 8, 3)
     (tmp_path / "a" / "bad.png").write_bytes(b"garbage")
-    with pytest.warns(UserWarning), pytest.raises(DataError, match="could be read"):
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="could be used"):
         load_image_folder(str(tmp_path), 8, 3)
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, set[str], set[str]]:
+    """A 12-image RGB 8x8 folder with planted corrupt, truncated, zero-byte and wrong-mode files."""
+    rng = np.random.default_rng(0)
+    for klass in ("a", "b"):
+        (tmp_path / klass).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                tmp_path / klass / f"{i}.png"
+            )
+    good = tmp_path / "a" / "0.png"
+    unreadable = {
+        tmp_path / "a" / "corrupt.png": rng.integers(0, 256, 300, dtype=np.uint8).tobytes(),
+        tmp_path / "a" / "truncated.png": good.read_bytes()[: len(good.read_bytes()) // 2],
+        tmp_path / "b" / "empty.jpg": b"",
+    }
+    for path, content in unreadable.items():
+        path.write_bytes(content)
+    Image.new("L", (8, 8), 7).save(tmp_path / "b" / "gray.png")
+    Image.new("P", (8, 8)).save(tmp_path / "b" / "palette.png")
+    wrong_mode = {str(tmp_path / "b" / "gray.png"), str(tmp_path / "b" / "palette.png")}
+    return tmp_path, {str(p) for p in unreadable}, wrong_mode
+
+
+def test_planted_bad_files_are_skipped_exactly(planted) -> None:
+    """Corrupt, truncated and zero-byte files are skipped and named; wrong-mode ones follow on_mismatch."""
+    root, unreadable, wrong_mode = planted
+    with pytest.warns(UserWarning):
+        converted = load_image_folder(str(root), 8, 3, on_mismatch="convert")
+    assert {item.split(": ")[0] for item in converted.skipped_items} == unreadable
+    assert (len(converted), converted.skipped, converted.converted) == (14, 3, 2)
+    with pytest.warns(UserWarning):
+        strict = load_image_folder(str(root), 8, 3, on_mismatch="skip")
+    assert {item.split(": ")[0] for item in strict.skipped_items} == unreadable | wrong_mode
+    assert (len(strict), strict.skipped, strict.converted) == (12, 5, 0)
+    with (
+        pytest.raises(DataError, match=r"palette\.png has mode P|gray\.png has mode L"),
+        pytest.warns(UserWarning),
+    ):
+        load_image_folder(str(root), 8, 3, on_mismatch="error")

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from rin.configs import apply_overrides, get_preset
 from rin.configs.experiment import DataConfig, ModelConfig
 from rin.data import DataError, load_dataset
 
@@ -37,3 +38,19 @@ def test_folder_uses_model_size_and_channels(tmp_path: Path) -> None:
     assert data.images.shape == (1, 1, 16, 16)
     with pytest.raises(DataError, match="data.path is empty"):
         load_dataset(DataConfig("folder"), ModelConfig())
+
+
+def test_too_many_bad_samples_stop_with_a_message(tmp_path):
+    """More unreadable files than data.max_bad_fraction allows is a one-line DataError naming one."""
+    (tmp_path / "a").mkdir()
+    for i in range(9):
+        Image.new("RGB", (8, 8)).save(tmp_path / "a" / f"{i}.png")
+    (tmp_path / "a" / "bad.png").write_bytes(b"not a png")
+    model = apply_overrides(
+        get_preset("tiny"), ["model.channels=3", "model.image_size=8", "model.patch_size=4"]
+    ).model
+    with pytest.warns(UserWarning), pytest.raises(DataError, match=r"1 of 10 samples .* first: .*bad\.png"):
+        load_dataset(DataConfig(dataset="folder", path=str(tmp_path), max_bad_fraction=0.05), model)
+    with pytest.warns(UserWarning):
+        data = load_dataset(DataConfig(dataset="folder", path=str(tmp_path), max_bad_fraction=0.1), model)
+    assert (len(data), data.skipped) == (9, 1)

@@ -64,3 +64,38 @@ def test_loss_is_finite_at_the_ends_of_time(tiny_config):
     x0 = torch.rand(2, 1, 32, 32) * 2 - 1
     out = diffusion_loss(model, x0, torch.tensor([0, 1]), tiny_config.diffusion, t=torch.tensor([0.0, 1.0]))
     assert torch.isfinite(out.loss)
+
+
+class LabelRecorder:
+    """Records the labels each pass receives."""
+
+    def __init__(self) -> None:
+        self.labels: list[torch.Tensor] = []
+
+    def __call__(self, x_t, gamma, labels, prev):
+        self.labels.append(labels)
+        return torch.zeros_like(x_t), torch.zeros(x_t.shape[0], 2, 3)
+
+
+def test_label_dropout_replaces_labels_by_the_null_label_per_pass(tiny_config):
+    """With cond_dropout p, about p of the labels become -1, independently in each pass."""
+    config = dataclasses.replace(tiny_config.diffusion, cond_dropout=0.3)
+    labels = torch.arange(4000) % 10
+    recorder = LabelRecorder()
+    diffusion_loss(
+        recorder, torch.zeros(4000, 1, 2, 2), labels, config, generator=torch.Generator().manual_seed(0)
+    )
+    first, second = recorder.labels
+    for seen in (first, second):
+        dropped = seen == -1
+        assert 0.27 < dropped.float().mean().item() < 0.33
+        assert torch.equal(seen[~dropped], labels[~dropped])  # the rest are untouched
+    assert not torch.equal(first, second)  # drawn independently for the two passes
+
+
+def test_no_label_dropout_by_default(tiny_config):
+    """The faithful preset (cond_dropout 0) passes the labels through unchanged to both passes."""
+    labels = torch.arange(64) % 10
+    recorder = LabelRecorder()
+    diffusion_loss(recorder, torch.zeros(64, 1, 2, 2), labels, tiny_config.diffusion)
+    assert all(torch.equal(seen, labels) for seen in recorder.labels)

@@ -1,11 +1,12 @@
-"""Tests of the interface embedding, readout and the time token."""
+"""Tests of the interface embedding, readout, the time token and the class token."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from einops import rearrange
 
-from rin.model.embeddings import PatchEmbed, Readout, TimeToken, sinusoidal_features
+from rin.model.embeddings import ClassToken, PatchEmbed, Readout, TimeToken, sinusoidal_features
 
 
 def test_patch_embed_then_readout_can_be_the_identity():
@@ -49,3 +50,21 @@ def test_sin_cos_positions_are_distinct_and_fixed():
     embed = PatchEmbed(16, 1, 4, 16, pos_encoding="sin_cos_plus_learned")
     assert "fixed_pos" not in embed.state_dict()  # not a weight: rebuilt from the config
     torch.testing.assert_close(embed.fixed_pos, table)
+
+
+def test_null_label_is_the_all_zero_class_code():
+    """Label -1 (no label) gives the same token as labels=None: the bias of the class projection."""
+    token = ClassToken(10, 16)
+    mixed = token(torch.tensor([3, -1, 7]), 3)  # (3, 1, 16)
+    none = token(None, 3)
+    torch.testing.assert_close(mixed[1], none[1])
+    torch.testing.assert_close(none[0, 0], token.proj.bias)
+    assert not torch.allclose(mixed[0], none[0])
+
+
+@pytest.mark.parametrize("bad", [[10], [-2], [0, 11]])
+def test_out_of_range_labels_give_one_line_error(bad):
+    """Labels outside [0, K) and other than -1 are refused with a one-line message."""
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 10\)") as info:
+        ClassToken(10, 16)(torch.tensor(bad), len(bad))
+    assert "\n" not in str(info.value)

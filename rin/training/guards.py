@@ -1,0 +1,36 @@
+"""Numerical guards: find the first non-finite term of a step so the loop can skip its update.
+
+A non-finite loss or gradient would poison the weights, the optimizer moments and the EMA at
+once. The loop checks the loss and the global gradient norm (one reduction) every step, skips
+the update when either is not finite and names the culprit; after `train.max_nonfinite_steps`
+skips in a row it stops, and the last checkpoint still holds finite weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def gradient_norm(model: nn.Module, clip: float) -> torch.Tensor:
+    """Global L2 norm of the gradients, clipping them to `clip` first when clip > 0."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    if clip > 0:
+        return torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    return torch.nn.utils.get_total_norm(grads)
+
+
+def nonfinite_term(loss: float, grad_norm: float, model: nn.Module) -> str | None:
+    """None if the step is finite, else which term is not: "loss" or "gradient of <parameter>"."""
+    if not math.isfinite(loss):
+        return f"loss ({loss})"
+    if math.isfinite(grad_norm):
+        return None
+    for name, param in model.named_parameters():
+        if param.grad is not None and not bool(torch.isfinite(param.grad).all()):
+            return f"gradient of {name}"
+    return f"gradient norm ({grad_norm})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from rin.cli import demo, info, sample, train
 from rin.errors import RinError
@@ -20,8 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """Warnings as `rin: warning: ...` on one line (the default adds the source line)."""
+    return f"rin: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
         return int(args.run(args))
     except RinError as error:
@@ -30,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rin {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,8 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from rin.cli.common import resolve_device
 from rin.errors import RinError
@@ -28,8 +28,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", nargs="+", type=int, help="class labels, cycled (default 0..K-1 cycled)")
     parser.add_argument("--weights", choices=["ema", "online"], default="ema")
     parser.add_argument("--out", help="PNG grid path (default <checkpoint>/samples.png)")
-    parser.add_argument("--npz", help="also write uint8 NHWC images as arr_0 (and labels as arr_1)")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per sampler batch")
+    parser.add_argument(
+        "--npz",
+        help="also write uint8 NHWC images as arr_0 (and labels as arr_1); resumable via FILE.shards/",
+    )
+    parser.add_argument(
+        "--shard-size", type=int, default=1000, help="samples per resumable shard (default 1000)"
+    )
+    parser.add_argument("--grid-max", type=int, default=100, help="at most this many images in the PNG grid")
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="images per sampler batch (does not change the images)"
+    )
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
@@ -40,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
     from rin.data import save_grid
     from rin.model import RIN
     from rin.sampling import generate
+    from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config, load_weights
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
-    checkpoint = find_checkpoint(args.checkpoint)
+    checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
     sampling = config.sampling
     if args.steps is not None:
@@ -72,28 +82,36 @@ def run(args: argparse.Namespace) -> int:
     elif args.labels:
         raise RinError("--labels given, but this model is unconditional")
 
-    generator = torch.Generator(device).manual_seed(args.seed)
     shape = (config.model.channels, config.model.image_size, config.model.image_size)
     dtype = torch.bfloat16 if args.bf16 else None
-    chunks = []
-    for start in range(0, args.num, args.batch_size):
-        num = min(args.batch_size, args.num - start)
-        chunk_labels = labels[start : start + num] if labels is not None else None
-        chunks.append(
-            generate(model, shape, num, config.diffusion, sampling, chunk_labels, generator, device, dtype,
-                     progress=not args.no_progress).cpu()
+
+    def draw(num: int, batch_labels: torch.Tensor | None, generators: list[torch.Generator]) -> torch.Tensor:
+        return generate(
+            model, shape, num, config.diffusion, sampling, batch_labels, generators, device, dtype
+        )
+
+    settings = {
+        "checkpoint": str(checkpoint.resolve()),
+        "weights": args.weights,
+        "sampling": dataclasses.asdict(sampling),
+        "labels": labels.tolist() if labels is not None else None,
+        "bf16": args.bf16,
+    }
+    npz = Path(args.npz) if args.npz else None
+    shard_dir = npz.with_name(npz.name + ".shards") if npz is not None else None
+    with tqdm(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
+        images = draw_sample_set(
+            draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size, device,
+            on_batch=bar.update, settings=settings,
         )  # fmt: skip
-    images = torch.cat(chunks)
     out = Path(args.out) if args.out else checkpoint / "samples.png"
-    nrow = len(args.labels) if args.labels else (k if k > 0 and args.num % k == 0 else None)
-    save_grid(images, out, nrow=nrow)
-    print(f"wrote {args.num} samples ({sampling.sampler}, {sampling.steps} steps, seed {args.seed}) to {out}")
-    if args.npz:
-        array = (images * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # NHWC
-        arrays = {"arr_0": array}
-        if labels is not None:
-            arrays["arr_1"] = labels.numpy()
-        Path(args.npz).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(args.npz, **arrays)  # type: ignore[arg-type]
-        print(f"wrote {args.npz} (arr_0: {array.shape} uint8)")
+    shown = min(args.num, args.grid_max)
+    nrow = len(args.labels) if args.labels else (k if k > 0 and shown % k == 0 else None)
+    grid = torch.from_numpy(images[:shown]).permute(0, 3, 1, 2).float() / 255.0
+    save_grid(grid, out, nrow=nrow)
+    how = f"{sampling.sampler}, {sampling.steps} steps, guidance {sampling.guidance}, seed {args.seed}"
+    print(f"wrote {shown} of {args.num} samples ({how}) to {out}")
+    if npz is not None:
+        save_sample_set(npz, images, labels)
+        print(f"wrote {npz} (arr_0: {images.shape} uint8 NHWC); shards in {shard_dir}")
     return 0

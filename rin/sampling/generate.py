@@ -8,6 +8,7 @@ from torch import nn
 from rin.configs.experiment import DiffusionConfig, SamplingConfig
 from rin.diffusion.schedules import get_schedule
 from rin.sampling.denoiser import RINDenoiser
+from rin.sampling.noise import Noise, randn
 from rin.sampling.samplers import sample
 
 
@@ -18,15 +19,19 @@ def generate(
     diffusion: DiffusionConfig,
     sampling: SamplingConfig,
     labels: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: Noise = None,
     device: torch.device | str = "cpu",
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Sample `num` images; returns float images in [0, 1] of shape (num, C, H, W)."""
+    """Sample `num` images; returns float images in [0, 1] of shape (num, C, H, W).
+
+    `generator` is one generator for the batch or one per sample (`noise.per_sample_generators`);
+    with one per sample each image depends only on its own seed, whatever the batch.
+    """
     was_training = model.training
     model.eval()
-    x_T = torch.randn((num, *image_shape), generator=generator, device=device)
+    x_T = randn((num, *image_shape), generator, device)
     if labels is not None:
         labels = labels.to(device)
     denoise = RINDenoiser(

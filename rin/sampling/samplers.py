@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from rin.diffusion.parameterization import eps_from_x0
 from rin.diffusion.schedules import Schedule
+from rin.sampling.noise import Noise, randn
 from rin.sampling.time_grid import sampling_times
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -39,13 +40,13 @@ def ddpm_step(
     eps: torch.Tensor,
     gamma_now: torch.Tensor,
     gamma_next: torch.Tensor,
-    generator: torch.Generator | None,
+    generator: Noise,
 ) -> torch.Tensor:
     """Ancestral DDPM with the "large" variance: alpha = gamma_now / gamma_next,
     x_next = (x_t - (1 - alpha) / sqrt(1 - gamma_now) eps) / sqrt(alpha) + sqrt(1 - alpha) z."""
     g_now, g_next = _bcast(gamma_now, x_t), _bcast(gamma_next, x_t)
     alpha = g_now / g_next
-    noise = torch.randn(x_t.shape, device=x_t.device, dtype=x_t.dtype, generator=generator)
+    noise = randn(tuple(x_t.shape), generator, x_t.device, x_t.dtype)
     mean = (x_t - (1.0 - alpha) / (1.0 - g_now).sqrt() * eps) / alpha.sqrt()
     return mean + (1.0 - alpha).clamp_min(0.0).sqrt() * noise
 
@@ -56,7 +57,7 @@ def sample(
     schedule: Schedule,
     steps: int,
     sampler: Sampler = "ddpm",
-    generator: torch.Generator | None = None,
+    generator: Noise = None,
     clip: float | None = 1.0,
     time_difference: float = 0.0,
     progress: bool = False,

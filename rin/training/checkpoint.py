@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -207,7 +208,7 @@ def load_weights(module: nn.Module, path: Path) -> None:
     expected = module.state_dict()
     for name, tensor in expected.items():
         if name not in tensors:
-            raise CheckpointError(f"{path}: tensor {name} is missing")
+            raise CheckpointError(f"{path}: tensor {name} is missing (a checkpoint of another model?)")
         got = tensors[name]
         if got.shape != tensor.shape or got.dtype != tensor.dtype:
             raise CheckpointError(
@@ -224,7 +225,14 @@ def load_state(checkpoint: Path) -> dict[str, Any]:
     """The training-state file, unpickled with `weights_only=True` (no code can run)."""
     path = checkpoint / "state.pt"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} is not a valid rin training state: it holds objects other than tensors and plain "
+            "data, which rin never unpickles (only weights_only loading is used)"
+        ) from None
     except Exception as error:  # noqa: BLE001 - any failure of an untrusted file is a bad checkpoint
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path} is not a valid rin training state: {first_line}") from None

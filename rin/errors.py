@@ -15,3 +15,7 @@ class CheckpointError(RinError):
 
 class TrainingError(RinError):
     """Training cannot go on (e.g. non-finite steps in a row); the last checkpoint is intact."""
+
+
+class EvaluationError(RinError):
+    """Evaluation inputs (extractor weights, reference statistics) are missing, foreign or do not match."""

@@ -16,16 +16,46 @@ from rin.evaluation.digits import (
     train_digit_classifier,
 )
 from rin.evaluation.frechet import feature_statistics, frechet_distance, frechet_distance_from_statistics
+from rin.evaluation.inception import (
+    EXTRACTOR_NAME,
+    WEIGHTS_FILE,
+    WEIGHTS_URL,
+    FIDInceptionV3,
+    extract_features,
+    load_fid_inception,
+)
+from rin.evaluation.metrics import inception_score, kernel_inception_distance, precision_recall
+from rin.evaluation.reference import (
+    ReferenceStats,
+    compute_reference,
+    image_fingerprint,
+    load_reference,
+    save_reference,
+)
 
 __all__ = [
+    "EXTRACTOR_NAME",
+    "WEIGHTS_FILE",
+    "WEIGHTS_URL",
     "DigitClassifier",
+    "FIDInceptionV3",
+    "ReferenceStats",
     "accuracy",
     "classifier_features",
+    "compute_reference",
     "default_cache_dir",
     "evaluate_digit_samples",
+    "extract_features",
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_from_statistics",
+    "image_fingerprint",
+    "inception_score",
+    "kernel_inception_distance",
+    "load_fid_inception",
     "load_or_train_digit_classifier",
+    "load_reference",
+    "precision_recall",
+    "save_reference",
     "train_digit_classifier",
 ]

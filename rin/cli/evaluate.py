@@ -1,0 +1,191 @@
+"""`rin evaluate`: FID/IS/precision/recall of a checkpoint's samples; `rin evaluate stats`: references.
+
+rin evaluate stats --dataset cifar10 --data ../shared/data/cifar10 --out ref.npz [--extractor ...]
+rin evaluate --checkpoint runs/x --ref ref.npz [--num N] [--steps S]    # samples, then scores
+rin evaluate --samples samples.npz --ref ref.npz                          # scores an .npz (arr_0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rin.cli.common import resolve_device
+from rin.data.imageset import ImageSet
+from rin.errors import RinError
+
+
+def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extractor",
+        default="inception",
+        choices=["inception", "cifar10-proxy", "digits"],
+        help="features: the standard FID Inception (default) or a labelled proxy classifier",
+    )
+    parser.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
+    parser.add_argument("--proxy-data", help="CIFAR-10 shards to train the cifar10-proxy on if not cached")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="FID / IS / precision / recall of samples")
+    parser.add_argument("--checkpoint", help="run or checkpoint directory to sample from")
+    parser.add_argument("--samples", help="score this .npz (uint8 NHWC arr_0) instead of sampling")
+    parser.add_argument("--ref", help="reference statistics from `rin evaluate stats`")
+    parser.add_argument("--num", type=int, default=50_000, help="samples to draw (default 50000)")
+    parser.add_argument("--steps", type=int, help="sampler steps (default: the config's)")
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"])
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance w (default: the config's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256, help="images per sampler batch")
+    parser.add_argument("--npz", help="also keep the samples here (resumable shards beside it)")
+    _extractor_arguments(parser)
+    parser.set_defaults(run=run)
+    sub = parser.add_subparsers(dest="evaluate_command")
+    stats = sub.add_parser("stats", help="compute and cache reference statistics of a data set")
+    stats.add_argument("--data", required=True, help="CIFAR-10 shard dir/tar, image folder, or 'mnist'")
+    stats.add_argument("--dataset", choices=["cifar10", "folder", "mnist"], default="cifar10")
+    stats.add_argument("--split", default="train", help="train (default; as the paper's FID) or test")
+    stats.add_argument("--image-size", type=int, default=32, help="folder images are resized to this")
+    stats.add_argument("--channels", type=int, default=3, choices=[1, 3])
+    stats.add_argument("--out", required=True, help="output .npz")
+    _extractor_arguments(stats)
+    stats.set_defaults(run=run_stats)
+
+
+def _load_images(args: argparse.Namespace) -> ImageSet:
+    from rin.data import load_cifar10_shards, load_image_folder, load_mnist
+
+    if args.dataset == "mnist":
+        return load_mnist(args.split)
+    if args.dataset == "cifar10":
+        return load_cifar10_shards(args.data, split=args.split)
+    return load_image_folder(args.data, args.image_size, args.channels)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from rin.evaluation.extractors import get_extractor
+    from rin.evaluation.reference import compute_reference, save_reference
+
+    data = _load_images(args)
+    extractor = get_extractor(args.extractor, args.inception_weights, args.proxy_data,
+                              resolve_device(args.device), not args.no_progress)  # fmt: skip
+    source = f"{args.dataset} {args.split} {args.data} ({len(data)} images)"
+    stats = compute_reference(
+        data.images, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id
+    )
+    save_reference(args.out, stats)
+    print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} images ({source})")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "evaluate_command", None) == "stats":  # pragma: no cover - dispatched by argparse
+        return run_stats(args)
+    if args.ref is None:
+        raise RinError("rin evaluate needs --ref FILE.npz (make one with `rin evaluate stats`)")
+    if (args.checkpoint is None) == (args.samples is None):
+        raise RinError("give exactly one of --checkpoint (to sample) or --samples FILE.npz")
+    from rin.evaluation.extractors import get_extractor
+    from rin.evaluation.reference import load_reference
+    from rin.evaluation.scoring import score_samples
+
+    device = resolve_device(args.device)
+    extractor = get_extractor(
+        args.extractor, args.inception_weights, args.proxy_data, device, not args.no_progress
+    )
+    reference = load_reference(args.ref, extractor.name, expected_weights=extractor.weights_id)
+    described: dict[str, object] = {}
+    if args.samples is not None:
+        images = _read_samples(Path(args.samples))
+        described["samples"] = args.samples
+    else:
+        images, described = _draw(args, device)
+    result = score_samples(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), reference, extractor)
+    result.update(described)
+    _print(result)
+    if "run_dir" in described:
+        from rin.training.metrics_log import MetricsLog
+
+        log = MetricsLog(Path(str(described["run_dir"])) / "metrics.jsonl")
+        log.write(event="eval", **{k: v for k, v in result.items() if k != "run_dir"})
+    return 0
+
+
+def _read_samples(path: Path) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            images = data["arr_0"]
+    except (OSError, ValueError, KeyError) as error:
+        raise RinError(f"{path} is not an .npz with uint8 NHWC images under arr_0 ({error})") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise RinError(f"{path}: arr_0 must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+    return images
+
+
+def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, dict[str, object]]:
+    from rin.model import RIN
+    from rin.sampling import generate
+    from rin.sampling.sample_set import draw_sample_set, save_sample_set
+    from rin.training import find_checkpoint, load_config, load_state, load_weights
+
+    checkpoint = find_checkpoint(args.checkpoint, verify=True)
+    config = load_config(checkpoint)
+    sampling = config.sampling
+    for field, value in (("steps", args.steps), ("sampler", args.sampler), ("guidance", args.guidance)):
+        if value is not None:
+            sampling = dataclasses.replace(sampling, **{field: value})
+    model = RIN(config.model)
+    load_weights(model, checkpoint / "ema.safetensors")
+    model.to(device)
+    k = config.model.num_classes
+    # balanced classes: sample i gets label i mod K (the official sampler draws them uniformly)
+    labels = torch.arange(args.num) % k if k > 0 else None
+    shape = (config.model.channels, config.model.image_size, config.model.image_size)
+
+    def draw(num: int, batch_labels: torch.Tensor | None, generators: list[torch.Generator]) -> torch.Tensor:
+        return generate(model, shape, num, config.diffusion, sampling, batch_labels, generators, device)
+
+    npz = Path(args.npz) if args.npz else None
+    settings = {
+        "checkpoint": str(checkpoint.resolve()),
+        "sampling": dataclasses.asdict(sampling),
+        "balanced": True,
+    }
+    from tqdm.auto import tqdm
+
+    with tqdm(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
+        images = draw_sample_set(
+            draw, args.num, args.seed, labels, npz.with_name(npz.name + ".shards") if npz else None,
+            batch_size=args.batch_size, device=device, on_batch=bar.update, settings=settings,
+        )  # fmt: skip
+    if npz is not None:
+        save_sample_set(npz, images, labels)
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    described: dict[str, object] = {
+        "checkpoint": str(checkpoint),
+        "step": int(load_state(checkpoint)["step"]),
+        "sampler": sampling.sampler,
+        "sampling_steps": sampling.steps,
+        "guidance": sampling.guidance,
+        "seed": args.seed,
+    }
+    if run_dir is not None:
+        described["run_dir"] = str(run_dir)
+    return images, described
+
+
+def _print(result: dict[str, object]) -> None:
+    shown = {k: v for k, v in result.items() if k != "run_dir"}
+    name = str(result["metric"])
+    print(f"{name}: {result['frechet']:.4f}")
+    if "inception_score" in result:
+        print(f"Inception Score: {result['inception_score']:.3f} +- {result['inception_score_std']:.3f}")
+    print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}")
+    print(json.dumps(shown, sort_keys=True))

@@ -1,0 +1,110 @@
+"""`rin evaluate` end to end: reference statistics, scoring samples or a checkpoint, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rin.cli.main import main
+from rin.evaluation.inception import FIDInceptionV3
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """A weight file of the FID Inception architecture with random values (the real one is offline)."""
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    torch.manual_seed(0)
+    torch.save(FIDInceptionV3().state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    (root / "a").mkdir()
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / "a" / f"{i}.png")
+    return root
+
+
+def test_stats_then_evaluate_an_npz_with_the_inception(inception_weights, folder, tmp_path, capsys):
+    """Reference stats of a folder, then FID/IS/precision/recall of an .npz, with the Inception code path."""
+    ref = tmp_path / "ref.npz"
+    weights = ["--inception-weights", str(inception_weights), "--no-progress"]
+    assert (
+        main(["evaluate", "stats", "--dataset", "folder", "--data", str(folder), "--out", str(ref), *weights])
+        == 0
+    )
+    samples = tmp_path / "samples.npz"
+    np.savez(samples, arr_0=np.random.default_rng(1).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8))
+    capsys.readouterr()
+    assert main(["evaluate", "--samples", str(samples), "--ref", str(ref), *weights]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FID: ") and "Inception Score" in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["num_samples"] == 10 and result["num_reference"] == 12
+    assert 0.0 <= result["precision"] <= 1.0 and result["frechet"] >= 0.0
+
+
+def test_reference_of_another_extractor_is_refused(inception_weights, folder, tmp_path, capsys):
+    """Statistics made with the digits proxy are refused when scoring with the Inception."""
+    ref = tmp_path / "digits.npz"
+    args = ["--dataset", "mnist", "--data", "mnist", "--split", "test", "--extractor", "digits"]
+    assert main(["evaluate", "stats", *args, "--out", str(ref), "--no-progress"]) == 0
+    samples = tmp_path / "samples.npz"
+    np.savez(samples, arr_0=np.zeros((4, 32, 32, 1), dtype=np.uint8))
+    capsys.readouterr()
+    code = main(
+        [
+            "evaluate",
+            "--samples",
+            str(samples),
+            "--ref",
+            str(ref),
+            "--inception-weights",
+            str(inception_weights),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "digits" in err
+
+
+def test_evaluate_a_checkpoint_with_the_digit_proxy(tmp_path, capsys):
+    """Sampling a checkpoint and scoring it prints the proxy label (never "FID") and logs an eval event."""
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--steps", "1", "--out", str(run), "--no-progress",
+                 "--set", "train.num_samples=1", "--set", "train.sample_steps=1"]) == 0  # fmt: skip
+    ref = tmp_path / "ref.npz"
+    args = [
+        "--dataset",
+        "mnist",
+        "--data",
+        "mnist",
+        "--split",
+        "test",
+        "--extractor",
+        "digits",
+        "--no-progress",
+    ]
+    assert main(["evaluate", "stats", *args, "--out", str(ref)]) == 0
+    capsys.readouterr()
+    code = main(["evaluate", "--checkpoint", str(run), "--ref", str(ref), "--num", "6", "--steps", "2",
+                 "--extractor", "digits", "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("classifier-feature Frechet distance (proxy, not FID)")
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [e for e in events if e["event"] == "eval"]
+    assert len(evals) == 1 and evals[0]["step"] == 1 and evals[0]["num_samples"] == 6
+
+
+def test_missing_arguments_give_one_line_errors(capsys):
+    """No --ref, or neither --checkpoint nor --samples, is a one-line error."""
+    assert main(["evaluate", "--checkpoint", "x"]) == 2
+    assert main(["evaluate", "--ref", "r.npz"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--ref" in err[0] and "--checkpoint" in err[1]

@@ -23,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rin.training import train  # heavy import after argument parsing
+    from rin.training.distributed import launched_world, shutdown
 
     extra = []
     if args.data is not None:
@@ -33,9 +34,15 @@ def run(args: argparse.Namespace) -> int:
         extra.append(f"train.batch_size={args.batch_size}")
     config = config_from_args(args, extra)
     out = Path(args.out or f"runs/{config.name}")
-    result = train(
-        config, out, resume=args.resume, device=resolve_device(args.device), progress=not args.no_progress
-    )
+    world = launched_world()  # torchrun's environment; world size 1 without a launcher
+    try:
+        result = train(
+            config, out, resume=args.resume, device=resolve_device(args.device), progress=not args.no_progress
+        )
+    finally:
+        shutdown(world)
+    if not world.is_main:
+        return 0
     if result.stopped_by is not None:
         print(f"stopped by {result.stopped_by} at step {result.step}; checkpoint: {result.checkpoint}")
         print(f"resume with: rin train --resume auto --out {out} (and the same --preset/--set options)")

@@ -207,7 +207,8 @@ class TrainConfig:
     """Optimisation, EMA, logging and checkpointing (official `config_diffusion_*`)."""
 
     steps: int = 150_000
-    batch_size: int = 256
+    batch_size: int = 256  # GLOBAL batch, split over processes and grad_accum micro-batches
+    grad_accum: int = 1  # micro-batches per process and step (gradient accumulation)
     optimizer: Literal["lamb", "adamw"] = "lamb"
     lr: float = 3e-3
     beta1: float = 0.9
@@ -232,6 +233,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check(self.steps >= 0, f"train.steps must be >= 0, got {self.steps}")
         _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.grad_accum >= 1, f"train.grad_accum must be >= 1, got {self.grad_accum}")
+        _check(
+            self.batch_size % self.grad_accum == 0,
+            f"train.batch_size={self.batch_size} must be a multiple of train.grad_accum={self.grad_accum}",
+        )
         _check(
             self.optimizer in ("lamb", "adamw"),
             f"train.optimizer must be lamb or adamw, got {self.optimizer!r}",

@@ -11,6 +11,7 @@ official `image_diffusion_model.noise_denoise` and `add_self_cond_hidden`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,13 +36,42 @@ class LossOutput:
     t: torch.Tensor  # (B,) the sampled times
 
 
-def drop_labels(
-    labels: torch.Tensor | None, rate: float, generator: torch.Generator | None = None
-) -> torch.Tensor | None:
-    """Replace each label by NULL_LABEL with probability `rate` (classifier-free guidance training)."""
-    if labels is None or rate <= 0.0:
-        return labels
-    drop = torch.rand(labels.shape[0], device=labels.device, generator=generator) < rate  # (B,)
+@dataclass
+class StepNoise:
+    """All randomness of one training loss, drawn for the whole (global) batch at once.
+
+    Slicing it (`select`) gives each data-parallel rank and gradient-accumulation micro-batch
+    exactly the draws its examples would get in a single process with the whole batch, so the
+    data-parallel result equals the single-process one.
+    """
+
+    t: torch.Tensor  # (B,) times in [0, 1)
+    eps: torch.Tensor  # (B, C, H, W) standard normal noise
+    keep: torch.Tensor  # (B,) bool: example sees its pass-1 latents (self-conditioning)
+    drop_first: torch.Tensor  # (B,) bool: label dropped in pass 1
+    drop_second: torch.Tensor  # (B,) bool: label dropped in pass 2
+
+    def select(self, start: int, stop: int) -> StepNoise:
+        return StepNoise(*(v[start:stop] for v in dataclasses.astuple(self, tuple_factory=list)))
+
+
+def draw_step_noise(
+    shape: tuple[int, ...], config: DiffusionConfig, device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+) -> StepNoise:  # fmt: skip
+    """Draw t, eps and the self-conditioning / label-dropout masks for a batch of `shape`."""
+    batch = shape[0]
+    t = torch.rand(batch, device=device, generator=generator)
+    eps = torch.randn(shape, device=device, generator=generator, dtype=dtype)
+    keep = torch.rand(batch, device=device, generator=generator) < config.self_cond_rate
+    drops = torch.rand(2, batch, device=device, generator=generator) < config.cond_dropout
+    return StepNoise(t, eps, keep, drops[0], drops[1])
+
+
+def drop_labels(labels: torch.Tensor | None, drop: torch.Tensor) -> torch.Tensor | None:
+    """Replace the labels where `drop` (B,) is set by NULL_LABEL (classifier-free guidance training)."""
+    if labels is None:
+        return None
     return torch.where(drop, torch.full_like(labels, NULL_LABEL), labels)
 
 
@@ -51,14 +81,13 @@ def self_conditioning_latents(
     gamma: torch.Tensor,
     labels: torch.Tensor | None,
     rate: float,
-    generator: torch.Generator | None = None,
+    keep: torch.Tensor,
 ) -> torch.Tensor | None:
-    """Pass 1 without gradient; per-example keep mask at `rate`. None (= zeros) when rate is 0."""
+    """Pass 1 without gradient; zeroed where `keep` (B,) is False. None (= zeros) when rate is 0."""
     if rate <= 0.0:
         return None
     with torch.no_grad():
         _, latents = model(net_in, gamma, labels, None)  # (B, L, Dz)
-    keep = torch.rand(net_in.shape[0], device=net_in.device, generator=generator) < rate  # (B,)
     return (latents * keep[:, None, None].to(latents.dtype)).detach()
 
 
@@ -70,22 +99,23 @@ def diffusion_loss(
     generator: torch.Generator | None = None,
     t: torch.Tensor | None = None,
     eps: torch.Tensor | None = None,
+    noise: StepNoise | None = None,
 ) -> LossOutput:
     """One self-conditioned training loss on data x0 (B, C, H, W) already in [-b, b].
 
-    `t` and `eps` may be given to make the loss deterministic (tests); otherwise drawn here.
+    `noise` (from `draw_step_noise`, possibly a slice of a larger batch's) fixes every random
+    choice; otherwise it is drawn here. `t` and `eps` override it (deterministic tests).
     """
-    batch = x0.shape[0]
-    if t is None:
-        t = torch.rand(batch, device=x0.device, generator=generator)
-    if eps is None:
-        eps = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
+    if noise is None:
+        noise = draw_step_noise(tuple(x0.shape), config, x0.device, generator, x0.dtype)
+    t = noise.t if t is None else t
+    eps = noise.eps if eps is None else eps
     gamma = get_schedule(config.schedule)(t)  # (B,)
     x_t = add_noise(x0, gamma, eps)
     net_in = network_input(x_t, config.normalize_input)
-    labels_1 = drop_labels(labels, config.cond_dropout, generator)
-    prev = self_conditioning_latents(model, net_in, gamma, labels_1, config.self_cond_rate, generator)
-    output, _ = model(net_in, gamma, drop_labels(labels, config.cond_dropout, generator), prev)
+    labels_1 = drop_labels(labels, noise.drop_first)
+    prev = self_conditioning_latents(model, net_in, gamma, labels_1, config.self_cond_rate, noise.keep)
+    output, _ = model(net_in, gamma, drop_labels(labels, noise.drop_second), prev)
     target = training_target(x0, eps, gamma, config.prediction)
     # plain, unweighted MSE over all elements, in float32 even under bf16 autocast
     per_example = (output.float() - target.float()).pow(2).flatten(1).mean(dim=1)  # (B,)

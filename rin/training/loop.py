@@ -11,6 +11,7 @@ resume and pruned to the newest `train.keep_checkpoints`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -20,12 +21,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.data import BatchStream, ImageSet, load_dataset, save_grid, to_model_range
-from rin.diffusion.losses import diffusion_loss
+from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
@@ -36,6 +38,15 @@ from rin.training.checkpoint import (
     load_weights,
     prune_checkpoints,
     save_checkpoint,
+)
+from rin.training.distributed import (
+    World,
+    barrier,
+    broadcast_flag,
+    init_world,
+    micro_batch_rows,
+    micro_batch_size,
+    peak_memory_mb,
 )
 from rin.training.ema import EMA
 from rin.training.guards import gradient_norm, nonfinite_term
@@ -103,10 +114,11 @@ def train(
         stop_after: stop (with a checkpoint) after this many steps of this call; for tests.
     """
     run_dir = Path(run_dir)
-    device = device or default_device()
+    world, device = init_world(device or default_device())
     tc = config.train
+    micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     data = data if data is not None else load_dataset(config.data, config.model)
-    stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)
+    stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)  # global batches
 
     torch.manual_seed(tc.seed)
     model = RIN(config.model).to(device)
@@ -115,40 +127,39 @@ def train(
     start = 0
     if resume is not None:
         start = _resume(resume, run_dir, model, ema, optimizer, config)
+    # every parameter gets a gradient in every step (the self-conditioning path always runs)
+    net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                             broadcast_buffers=False)\
+        if world.distributed else model  # fmt: skip
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(config_to_json(config))
-    log = MetricsLog(run_dir / "metrics.jsonl")
-    log.write(
-        event="start", step=start, params=count_parameters(model), device=str(device), preset=config.name
-    )
-    log.write(
-        event="data", step=start, examples=len(data), skipped=data.skipped, converted=data.converted,
-        skipped_items=data.skipped_items[:100],
-    )  # fmt: skip
+    log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
+    if log is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(config_to_json(config))
+        log.write(event="start", step=start, params=count_parameters(model), device=str(device),
+                  preset=config.name, world_size=world.size, global_batch=tc.batch_size,
+                  grad_accum=tc.grad_accum, micro_batch=micro)  # fmt: skip
+        log.write(event="data", step=start, examples=len(data), skipped=data.skipped,
+                  converted=data.converted, skipped_items=data.skipped_items[:100])  # fmt: skip
 
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
-    bar = tqdm(
-        total=tc.steps, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True
-    )
+    bar = tqdm(total=tc.steps, initial=start, disable=not (progress and world.is_main), desc="train",
+               unit="step", dynamic_ncols=True)  # fmt: skip
     last_loss, checkpoint, tick, tick_step = math.nan, None, time.perf_counter(), start
     skipped, in_a_row = 0, 0
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16)
     with StopRequest() as stop:
         for step in range(start, end):
             torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
             images, labels = stream.batch(step)
-            x0 = to_model_range(images, config.diffusion.input_scale).to(device)
+            x0 = to_model_range(images, config.diffusion.input_scale).to(device)  # (B, C, H, W) global
             labels_in = labels.to(device) if config.model.num_classes > 0 else None
+            noise = draw_step_noise(tuple(x0.shape), config.diffusion, device)  # global draws, then sliced
             lr = learning_rate(step, tc)
             set_learning_rate(optimizer, lr)
-            with autocast:
-                out = diffusion_loss(model, x0, labels_in, config.diffusion)
             optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            grad_norm = gradient_norm(model, tc.grad_clip)
-            last_loss = float(out.loss.detach())
-            fault = nonfinite_term(last_loss, float(grad_norm), model)
+            last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro)
+            grad_norm = float(gradient_norm(model, tc.grad_clip))
+            fault = nonfinite_term(last_loss, grad_norm, model)
             done = step + 1
             if fault is None:
                 optimizer.step()
@@ -157,7 +168,8 @@ def train(
             else:  # skip the update: weights, optimizer moments and EMA stay as they were
                 skipped, in_a_row = skipped + 1, in_a_row + 1
                 optimizer.zero_grad(set_to_none=True)
-                log.write(event="skip", step=done, term=fault, in_a_row=in_a_row)
+                if log is not None:
+                    log.write(event="skip", step=done, term=fault, in_a_row=in_a_row)
                 if in_a_row >= tc.max_nonfinite_steps:
                     bar.close()
                     last = checkpoint or _newest(run_dir)
@@ -169,32 +181,76 @@ def train(
             bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}")
             if on_step is not None:
                 on_step(done, last_loss)
-            stopping = stop.requested is not None
-            if done % tc.log_every == 0 or done == end or stopping:
+            stopping = broadcast_flag(stop.requested is not None, world, device)
+            if log is not None and (done % tc.log_every == 0 or done == end or stopping):
                 now = time.perf_counter()
                 rate = (done - tick_step) * tc.batch_size / max(now - tick, 1e-9)
                 log.write(event="train", step=done, loss=last_loss, lr=lr, images_per_sec=round(rate, 2),
-                          skipped_steps=skipped)  # fmt: skip
+                          images_per_sec_per_rank=round(rate / world.size, 2), skipped_steps=skipped,
+                          peak_memory_mb=peak_memory_mb(device))  # fmt: skip
                 tick, tick_step = now, done
-            if tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps and not stopping:
+            sampling_due = tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps
+            if world.is_main and sampling_due and not stopping:
                 write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device)
             if done % tc.checkpoint_every == 0 or done == end or stopping:
-                checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
-                prune_checkpoints(run_dir, tc.keep_checkpoints)
+                if world.is_main:
+                    checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+                    prune_checkpoints(run_dir, tc.keep_checkpoints)
+                barrier(world)
             if stopping:
-                log.write(event="stopped", step=done, signal=stop.requested, checkpoint=str(checkpoint))
+                if log is not None:
+                    log.write(
+                        event="stopped",
+                        step=done,
+                        signal=stop.requested or "peer",
+                        checkpoint=str(checkpoint),
+                    )
                 bar.close()
                 return TrainResult(
-                    model, ema.model, done, run_dir, last_loss, checkpoint, stop.requested, skipped
+                    model, ema.model, done, run_dir, last_loss, checkpoint, stop.requested or "peer", skipped
                 )
     bar.close()
     final_step = max(end, start)
-    if final_step == tc.steps and end > start:
+    if world.is_main and final_step == tc.steps and end > start:
         grid = write_sample_grid(
             config, ema.model, run_dir / "samples" / f"step_{final_step:08d}.png", device
         )
-        log.write(event="samples", step=final_step, path=str(grid))
+        if log is not None:
+            log.write(event="samples", step=final_step, path=str(grid))
     return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint, None, skipped)
+
+
+def _accumulate(
+    net: nn.Module,
+    x0: torch.Tensor,
+    labels: torch.Tensor | None,
+    noise: StepNoise,
+    config: ExperimentConfig,
+    world: World,
+    micro: int,
+) -> float:
+    """Backward over this rank's micro-batches of the global batch; returns the global mean loss.
+
+    Rank r owns rows [r * B / W, (r + 1) * B / W) of the global batch, cut into grad_accum
+    micro-batches; DDP averages the gradients over ranks and each micro-loss is divided by
+    grad_accum, so the gradient is that of the mean loss over the global batch.
+    """
+    accum = config.train.grad_accum
+    autocast = torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=config.train.bf16)
+    total = torch.zeros((), device=x0.device)
+    for index in range(accum):
+        rows = micro_batch_rows(world, accum, index, micro)
+        sync = index == accum - 1 or not isinstance(net, DistributedDataParallel)
+        context = contextlib.nullcontext() if sync else net.no_sync()  # type: ignore[operator]
+        with context:
+            with autocast:
+                out = diffusion_loss(net, x0[rows], labels[rows] if labels is not None else None,
+                                     config.diffusion, noise=noise.select(rows.start, rows.stop))  # fmt: skip
+            (out.loss / accum).backward()
+        total += out.loss.detach() / accum
+    if world.distributed:
+        torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.AVG)
+    return float(total)
 
 
 def _newest(run_dir: Path) -> Path | None:

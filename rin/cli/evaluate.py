@@ -38,7 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", help="run or checkpoint directory to sample from")
     parser.add_argument("--samples", help="score this .npz (uint8 NHWC arr_0) instead of sampling")
     parser.add_argument("--ref", help="reference statistics from `rin evaluate stats`")
-    parser.add_argument("--num", type=int, default=50_000, help="samples to draw (default 50000)")
+    parser.add_argument(
+        "--num-samples", "--num", dest="num", type=int, default=50_000, help="samples to draw (default 50000)"
+    )
     parser.add_argument("--steps", type=int, help="sampler steps (default: the config's)")
     parser.add_argument("--sampler", choices=["ddpm", "ddim"])
     parser.add_argument("--guidance", type=float, help="classifier-free guidance w (default: the config's)")
@@ -165,6 +167,7 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
             draw, args.num, args.seed, labels, npz.with_name(npz.name + ".shards") if npz else None,
             batch_size=args.batch_size, device=device, on_batch=bar.update, settings=settings,
         )  # fmt: skip
+    assert images is not None  # one process draws the whole set
     if npz is not None:
         save_sample_set(npz, images, labels)
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None

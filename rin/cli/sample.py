@@ -18,7 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="run directory (newest checkpoint) or checkpoint dir"
     )
-    parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
+    parser.add_argument(
+        "--num-samples", "--num", dest="num", type=int, default=64,
+        help="number of images (default 64); under torchrun spell it --num-samples",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, help="sampler steps (default: the config's sampling.steps)")
     parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="default: the config's sampler")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config, load_weights
+    from rin.training.distributed import barrier, init_world, shutdown
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
@@ -67,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         if args.guidance > 0 and config.model.num_classes == 0:
             raise RinError("--guidance needs a class-conditional model; this one is unconditional")
         sampling = dataclasses.replace(sampling, guidance=args.guidance)
-    device = resolve_device(args.device)
+    world, device = init_world(resolve_device(args.device))  # torchrun: one process per device
+    if world.distributed and not args.npz:
+        raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
     model = RIN(config.model)
     load_weights(model, checkpoint / f"{args.weights}.safetensors")
     model.to(device)
@@ -99,11 +105,19 @@ def run(args: argparse.Namespace) -> int:
     }
     npz = Path(args.npz) if args.npz else None
     shard_dir = npz.with_name(npz.name + ".shards") if npz is not None else None
+    if world.distributed:  # each rank draws every world_size-th shard, then rank 0 merges them
+        draw_sample_set(draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size,
+                        device, settings=settings, rank=world.rank, world_size=world.size)  # fmt: skip
+        barrier(world)
+        if not world.is_main:
+            shutdown(world)
+            return 0
     with tqdm(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
         images = draw_sample_set(
             draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size, device,
             on_batch=bar.update, settings=settings,
         )  # fmt: skip
+    assert images is not None  # world_size 1 returns the whole set
     out = Path(args.out) if args.out else checkpoint / "samples.png"
     shown = min(args.num, args.grid_max)
     nrow = len(args.labels) if args.labels else (k if k > 0 and shown % k == 0 else None)
@@ -114,4 +128,5 @@ def run(args: argparse.Namespace) -> int:
     if npz is not None:
         save_sample_set(npz, images, labels)
         print(f"wrote {npz} (arr_0: {images.shape} uint8 NHWC); shards in {shard_dir}")
+    shutdown(world)
     return 0

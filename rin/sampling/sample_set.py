@@ -49,8 +49,10 @@ def _check_settings(shard_dir: Path, settings: dict[str, object]) -> None:
                 f"the shards in {shard_dir} were drawn with other settings ({record}); "
                 "delete that folder or write to another --npz"
             )
-    else:
-        record.write_text(text)
+    else:  # atomic, so concurrent ranks never read a half-written record
+        tmp = record.with_name(f".settings.json.tmp-{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, record)
 
 
 def _load_shard(path: Path, expected: int) -> np.ndarray | None:
@@ -74,12 +76,20 @@ def draw_sample_set(
     device: torch.device | str = "cpu",
     on_batch: Callable[[int], None] | None = None,
     settings: dict[str, object] | None = None,
-) -> np.ndarray:
+    rank: int = 0,
+    world_size: int = 1,
+) -> np.ndarray | None:
     """Samples 0..num-1 as uint8 (num, H, W, C); with `shard_dir`, finished shards are reused.
 
     `settings` (checkpoint, sampler, seed, ...) are recorded in `shard_dir/settings.json`; shards
     made under other settings are refused rather than mixed in.
+
+    With `world_size` > 1 (distributed sampling) this rank draws only shards
+    rank, rank + world_size, ... into `shard_dir` and returns None; a later call with
+    world_size 1 (on one rank, after a barrier) merges them into the same set a single process draws.
     """
+    if world_size > 1 and shard_dir is None:
+        raise RinError("distributed sampling writes shards: give an output .npz (--npz)")
     if num < 1 or shard_size < 1 or batch_size < 1:
         raise RinError(f"num, shard size and batch size must be >= 1, got {num}, {shard_size}, {batch_size}")
     if labels is not None and labels.shape != (num,):
@@ -88,6 +98,8 @@ def draw_sample_set(
         _check_settings(shard_dir, {**(settings or {}), "seed": seed, "shard_size": shard_size})
     shards: list[np.ndarray] = []
     for first in range(0, num, shard_size):
+        if (first // shard_size) % world_size != rank:
+            continue  # another rank's shard
         count = min(shard_size, num - first)
         path = shard_dir / f"shard_{first // shard_size:05d}.npz" if shard_dir is not None else None
         done = _load_shard(path, count) if path is not None else None
@@ -107,7 +119,7 @@ def draw_sample_set(
         elif on_batch is not None:
             on_batch(count)
         shards.append(done)
-    return np.concatenate(shards)
+    return np.concatenate(shards) if world_size == 1 else None
 
 
 def save_sample_set(path: Path, images: np.ndarray, labels: torch.Tensor | None) -> None:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import torch
+from torch import nn
+
 from rin.cli.common import add_config_arguments, config_from_args, resolve_device
+from rin.configs import ExperimentConfig
+from rin.errors import RinError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +25,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", default=None, help="checkpoint dir, run dir, or 'auto'")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--eval-ref", help="reference stats (rin evaluate stats): evaluate every train.eval_every"
+    )
+    parser.add_argument(
+        "--eval-extractor", default="inception", choices=["inception", "cifar10-proxy", "digits"]
+    )
+    parser.add_argument("--inception-weights", help="FID Inception weights for --eval-extractor inception")
     parser.set_defaults(run=run)
 
 
@@ -35,10 +49,15 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, extra)
     out = Path(args.out or f"runs/{config.name}")
     world = launched_world()  # torchrun's environment; world size 1 without a launcher
+    evaluate = None
+    if args.eval_ref is not None:
+        if config.train.eval_every == 0:
+            raise RinError("--eval-ref needs --set train.eval_every=N (steps between evaluations)")
+        evaluate = _evaluator(args, config, resolve_device(args.device))
     try:
-        result = train(
-            config, out, resume=args.resume, device=resolve_device(args.device), progress=not args.no_progress
-        )
+        device = resolve_device(args.device)
+        progress = not args.no_progress
+        result = train(config, out, resume=args.resume, device=device, progress=progress, evaluate=evaluate)
     finally:
         shutdown(world)
     if not world.is_main:
@@ -54,3 +73,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"checkpoint: {result.checkpoint}")
         print(f"sample with: rin sample --checkpoint {out} --num 64")
     return 0
+
+
+def _evaluator(
+    args: argparse.Namespace, config: ExperimentConfig, device: torch.device
+) -> Callable[[nn.Module, int], float]:
+    """EMA model -> the Frechet distance (FID or the named proxy) of train.eval_num fixed-seed samples."""
+    from rin.evaluation.extractors import get_extractor
+    from rin.evaluation.reference import load_reference
+    from rin.evaluation.scoring import score_samples
+    from rin.sampling import generate
+    from rin.sampling.sample_set import draw_sample_set
+
+    extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device)
+    reference = load_reference(args.eval_ref, extractor.name, expected_weights=extractor.weights_id)
+    num, k = config.train.eval_num, config.model.num_classes
+    labels = torch.arange(num) % k if k > 0 else None
+    shape = (config.model.channels, config.model.image_size, config.model.image_size)
+
+    def evaluate(ema: nn.Module, step: int) -> float:
+        def draw(
+            count: int, batch_labels: torch.Tensor | None, generators: list[torch.Generator]
+        ) -> torch.Tensor:
+            return generate(
+                ema, shape, count, config.diffusion, config.sampling, batch_labels, generators, device
+            )
+
+        images = draw_sample_set(draw, num, config.train.seed, labels, device=device)
+        assert images is not None
+        result = score_samples(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), reference, extractor)
+        return float(result["frechet"])
+
+    return evaluate

@@ -227,6 +227,8 @@ class TrainConfig:
     num_samples: int = 64  # images in each sample grid
     sample_steps: int = 100  # sampler steps for the grids written during training
     keep_checkpoints: int = 3  # newest complete checkpoints kept; 0 keeps all
+    eval_every: int = 0  # steps between evaluations during training (rin train --eval-ref); 0 = off
+    eval_num: int = 1000  # samples per evaluation during training
     # a non-finite loss or gradient skips the update; this many in a row stop the run
     max_nonfinite_steps: int = 20
 
@@ -257,6 +259,8 @@ class TrainConfig:
             _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")
         _check(self.sample_every >= 0, "train.sample_every must be >= 0")
         _check(self.keep_checkpoints >= 0, "train.keep_checkpoints must be >= 0 (0 keeps all)")
+        _check(self.eval_every >= 0, "train.eval_every must be >= 0 (0 = off)")
+        _check(self.eval_num >= 2, f"train.eval_num must be >= 2, got {self.eval_num}")
         _check(self.max_nonfinite_steps >= 1, "train.max_nonfinite_steps must be >= 1")
 
 

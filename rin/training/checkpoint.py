@@ -145,6 +145,28 @@ def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
     return removed
 
 
+def keep_if_best(run_dir: Path, checkpoint: Path, score: float) -> bool:
+    """Copy `checkpoint` to `checkpoints/best` if `score` (lower is better) beats the kept one."""
+    best = run_dir / "checkpoints" / "best"
+    record = best / "score.json"
+    try:
+        previous = float(json.loads(record.read_text())["score"])
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = float("inf")
+    if not score < previous:
+        return False
+    tmp = run_dir / "checkpoints" / f".tmp-best-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(checkpoint, tmp)
+    (tmp / "score.json").write_text(json.dumps({"score": score, "checkpoint": checkpoint.name}))
+    old = run_dir / "checkpoints" / f".old-best-{os.getpid()}"
+    if best.exists():
+        os.replace(best, old)
+    os.replace(tmp, best)
+    shutil.rmtree(old, ignore_errors=True)
+    return True
+
+
 def is_complete(checkpoint: Path, verify_hashes: bool = False) -> bool:
     """True if the manifest exists and every file has the recorded size (and hash, if asked)."""
     try:

@@ -33,6 +33,7 @@ from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
 from rin.training.checkpoint import (
     find_checkpoint,
+    keep_if_best,
     load_config,
     load_state,
     load_weights,
@@ -105,6 +106,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    evaluate: Callable[[nn.Module, int], float] | None = None,
 ) -> TrainResult:
     """Train (or resume) a RIN as `config` says, writing everything under `run_dir`.
 
@@ -112,6 +114,9 @@ def train(
         resume: a checkpoint directory, a run directory, or "auto" (this run's newest, if any).
         data: an already loaded data set (otherwise `config.data` is loaded).
         stop_after: stop (with a checkpoint) after this many steps of this call; for tests.
+        evaluate: (EMA model, step) -> a score, lower is better (e.g. a Frechet distance); called
+            every `train.eval_every` steps on rank 0, logged, and the best checkpoint is kept in
+            `checkpoints/best`. The CLI builds it from `rin.evaluation` (training does not import it).
     """
     run_dir = Path(run_dir)
     world, device = init_world(device or default_device())
@@ -192,9 +197,16 @@ def train(
             sampling_due = tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps
             if world.is_main and sampling_due and not stopping:
                 write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device)
-            if done % tc.checkpoint_every == 0 or done == end or stopping:
+            score = None
+            if evaluate is not None and tc.eval_every > 0 and done % tc.eval_every == 0 and world.is_main:
+                score = evaluate(ema.model, done)
+                if log is not None:
+                    log.write(event="eval", step=done, score=score)
+            if done % tc.checkpoint_every == 0 or done == end or stopping or score is not None:
                 if world.is_main:
                     checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+                    if score is not None:
+                        keep_if_best(run_dir, checkpoint, score)
                     prune_checkpoints(run_dir, tc.keep_checkpoints)
                 barrier(world)
             if stopping:

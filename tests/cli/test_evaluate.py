@@ -108,3 +108,28 @@ def test_missing_arguments_give_one_line_errors(capsys):
     assert main(["evaluate", "--ref", "r.npz"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "--ref" in err[0] and "--checkpoint" in err[1]
+
+
+def test_train_with_eval_every_logs_the_proxy_and_keeps_the_best(tmp_path, capsys):
+    """`rin train --eval-ref` evaluates every train.eval_every steps and keeps checkpoints/best."""
+    ref = tmp_path / "ref.npz"
+    args = [
+        "--dataset",
+        "mnist",
+        "--data",
+        "mnist",
+        "--split",
+        "test",
+        "--extractor",
+        "digits",
+        "--no-progress",
+    ]
+    assert main(["evaluate", "stats", *args, "--out", str(ref)]) == 0
+    run = tmp_path / "run"
+    code = main(["train", "--preset", "tiny", "--steps", "2", "--out", str(run), "--no-progress",
+                 "--eval-ref", str(ref), "--eval-extractor", "digits", "--set", "train.eval_every=1",
+                 "--set", "train.eval_num=4", "--set", "train.num_samples=1"])  # fmt: skip
+    assert code == 0
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["event"] == "eval"] == [1, 2]
+    assert (run / "checkpoints" / "best" / "score.json").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -75,3 +76,26 @@ def test_bf16_autocast_trains_with_finite_loss(tiny_config, digits, tmp_path):
     config = apply_overrides(_config(tiny_config, 2), ["train.bf16=true"])
     result = train(config, tmp_path, data=digits, progress=False)
     assert torch.isfinite(torch.tensor(result.last_loss))
+
+
+def test_evaluation_during_training_keeps_the_best_checkpoint(tiny_config, digits, tmp_path):
+    """With eval_every=1 the evaluator's scores are logged and checkpoints/best is the lowest-scoring step."""
+    scores = iter([3.0, 1.0, 2.0])
+    seen = []
+
+    def evaluate(ema, step):
+        seen.append(step)
+        return next(scores)
+
+    config = apply_overrides(_config(tiny_config, 3), ["train.eval_every=1"])
+    train(config, tmp_path, data=digits, progress=False, evaluate=evaluate)
+    assert seen == [1, 2, 3]
+    best = tmp_path / "checkpoints" / "best"
+    assert json.loads((best / "score.json").read_text()) == {"score": 1.0, "checkpoint": "step_00000002"}
+    kept = load_file(str(best / "ema.safetensors"))
+    step_2 = load_file(str(tmp_path / "checkpoints" / "step_00000002" / "ema.safetensors"))
+    step_3 = load_file(str(tmp_path / "checkpoints" / "step_00000003" / "ema.safetensors"))
+    assert all(torch.equal(kept[k], step_2[k]) for k in kept)
+    assert not all(torch.equal(kept[k], step_3[k]) for k in kept)
+    events = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [e["score"] for e in events if e["event"] == "eval"] == [3.0, 1.0, 2.0]

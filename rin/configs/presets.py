@@ -153,6 +153,9 @@ def mnist() -> ExperimentConfig:
     init) learns too slowly for a ~12-minute CPU budget: with 2.5k steps its samples stay at chance
     for the digit classifier. These options, each measured on 2.5k-step runs, learn faster:
     x0 target, AdamW, fixed sin-cos plus learned positions and PyTorch attention init.
+    The class token alone is learned slowly in this budget (62% digit-classifier accuracy of the
+    samples at 5k steps), so the preset trains with 10% label dropout and samples with
+    classifier-free guidance w=2 (both in the official code, unused by RIN): 86% at 5k steps.
     """
     return ExperimentConfig(
         name="mnist",
@@ -162,8 +165,10 @@ def mnist() -> ExperimentConfig:
             interface_mlp_ratio=2, dropout=0.0, drop_path=0.0, num_classes=10,
             pos_encoding="sin_cos_plus_learned", attention_init="torch",
         ),
-        diffusion=DiffusionConfig(schedule="sigmoid@-3,3,0.9", prediction="x0", self_cond_rate=0.9),
-        sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine"),
+        diffusion=DiffusionConfig(
+            schedule="sigmoid@-3,3,0.9", prediction="x0", self_cond_rate=0.9, cond_dropout=0.1
+        ),
+        sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine", guidance=2.0),
         data=DataConfig(dataset="mnist", random_flip=False),
         train=TrainConfig(
             steps=5000, batch_size=32, optimizer="adamw", lr=4e-3, weight_decay=0.01,

@@ -4,8 +4,17 @@
 `digits` holds a small MNIST digit classifier, the feature extractor and accuracy judge for
 the demo: `evaluate_digit_samples` reports conditional accuracy and the classifier-feature
 Frechet distance of generated digits against held-out real ones.
+`cifar_proxy` holds a CIFAR-10 classifier the project trains itself: a labelled proxy for the
+FID Inception where its weights cannot be had (classifier-feature Frechet distance, not FID).
 """
 
+from rin.evaluation.cifar_proxy import EXTRACTOR_NAME as CIFAR_PROXY_EXTRACTOR_NAME
+from rin.evaluation.cifar_proxy import (
+    CifarProxyClassifier,
+    cifar_proxy_features,
+    load_or_train_cifar_proxy,
+    train_cifar_proxy,
+)
 from rin.evaluation.digits import (
     DigitClassifier,
     accuracy,
@@ -34,13 +43,16 @@ from rin.evaluation.reference import (
 )
 
 __all__ = [
+    "CIFAR_PROXY_EXTRACTOR_NAME",
     "EXTRACTOR_NAME",
     "WEIGHTS_FILE",
     "WEIGHTS_URL",
+    "CifarProxyClassifier",
     "DigitClassifier",
     "FIDInceptionV3",
     "ReferenceStats",
     "accuracy",
+    "cifar_proxy_features",
     "classifier_features",
     "compute_reference",
     "default_cache_dir",
@@ -53,9 +65,11 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "load_fid_inception",
+    "load_or_train_cifar_proxy",
     "load_or_train_digit_classifier",
     "load_reference",
     "precision_recall",
     "save_reference",
+    "train_cifar_proxy",
     "train_digit_classifier",
 ]

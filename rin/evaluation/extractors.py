@@ -10,7 +10,6 @@ weights id that reference statistics record, so statistics of one are never comp
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,7 +60,7 @@ def get_extractor(
 
         return Extractor(EXTRACTOR_NAME, inception.weights_sha256 or "", True, inception_features)
     if kind == "cifar10-proxy":
-        cifar_proxy = importlib.import_module("rin.evaluation.cifar_proxy")  # trains on first use
+        from rin.evaluation import cifar_proxy  # trains on first use when not cached
 
         if proxy_data is None:
             proxy_data = ""

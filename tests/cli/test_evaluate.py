@@ -32,6 +32,25 @@ def folder(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def digits_ref(tmp_path_factory):
+    """Reference statistics of the held-out digits with the digit-classifier proxy."""
+    ref = tmp_path_factory.mktemp("digits") / "ref.npz"
+    args = [
+        "--dataset",
+        "mnist",
+        "--data",
+        "mnist",
+        "--split",
+        "test",
+        "--extractor",
+        "digits",
+        "--no-progress",
+    ]
+    assert main(["evaluate", "stats", *args, "--out", str(ref)]) == 0
+    return ref
+
+
 def test_stats_then_evaluate_an_npz_with_the_inception(inception_weights, folder, tmp_path, capsys):
     """Reference stats of a folder, then FID/IS/precision/recall of an .npz, with the Inception code path."""
     ref = tmp_path / "ref.npz"
@@ -51,11 +70,9 @@ def test_stats_then_evaluate_an_npz_with_the_inception(inception_weights, folder
     assert 0.0 <= result["precision"] <= 1.0 and result["frechet"] >= 0.0
 
 
-def test_reference_of_another_extractor_is_refused(inception_weights, folder, tmp_path, capsys):
+def test_reference_of_another_extractor_is_refused(inception_weights, digits_ref, tmp_path, capsys):
     """Statistics made with the digits proxy are refused when scoring with the Inception."""
-    ref = tmp_path / "digits.npz"
-    args = ["--dataset", "mnist", "--data", "mnist", "--split", "test", "--extractor", "digits"]
-    assert main(["evaluate", "stats", *args, "--out", str(ref), "--no-progress"]) == 0
+    ref = digits_ref
     samples = tmp_path / "samples.npz"
     np.savez(samples, arr_0=np.zeros((4, 32, 32, 1), dtype=np.uint8))
     capsys.readouterr()
@@ -74,26 +91,13 @@ def test_reference_of_another_extractor_is_refused(inception_weights, folder, tm
     assert code == 2 and len(err.splitlines()) == 1 and "digits" in err
 
 
-def test_evaluate_a_checkpoint_with_the_digit_proxy(tmp_path, capsys):
+def test_evaluate_a_checkpoint_with_the_digit_proxy(digits_ref, tmp_path, capsys):
     """Sampling a checkpoint and scoring it prints the proxy label (never "FID") and logs an eval event."""
     run = tmp_path / "run"
     assert main(["train", "--preset", "tiny", "--steps", "1", "--out", str(run), "--no-progress",
                  "--set", "train.num_samples=1", "--set", "train.sample_steps=1"]) == 0  # fmt: skip
-    ref = tmp_path / "ref.npz"
-    args = [
-        "--dataset",
-        "mnist",
-        "--data",
-        "mnist",
-        "--split",
-        "test",
-        "--extractor",
-        "digits",
-        "--no-progress",
-    ]
-    assert main(["evaluate", "stats", *args, "--out", str(ref)]) == 0
     capsys.readouterr()
-    code = main(["evaluate", "--checkpoint", str(run), "--ref", str(ref), "--num", "6", "--steps", "2",
+    code = main(["evaluate", "--checkpoint", str(run), "--ref", str(digits_ref), "--num", "6", "--steps", "2",
                  "--extractor", "digits", "--no-progress"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("classifier-feature Frechet distance (proxy, not FID)")
@@ -110,24 +114,11 @@ def test_missing_arguments_give_one_line_errors(capsys):
     assert len(err) == 2 and "--ref" in err[0] and "--checkpoint" in err[1]
 
 
-def test_train_with_eval_every_logs_the_proxy_and_keeps_the_best(tmp_path, capsys):
+def test_train_with_eval_every_logs_the_proxy_and_keeps_the_best(digits_ref, tmp_path, capsys):
     """`rin train --eval-ref` evaluates every train.eval_every steps and keeps checkpoints/best."""
-    ref = tmp_path / "ref.npz"
-    args = [
-        "--dataset",
-        "mnist",
-        "--data",
-        "mnist",
-        "--split",
-        "test",
-        "--extractor",
-        "digits",
-        "--no-progress",
-    ]
-    assert main(["evaluate", "stats", *args, "--out", str(ref)]) == 0
     run = tmp_path / "run"
     code = main(["train", "--preset", "tiny", "--steps", "2", "--out", str(run), "--no-progress",
-                 "--eval-ref", str(ref), "--eval-extractor", "digits", "--set", "train.eval_every=1",
+                 "--eval-ref", str(digits_ref), "--eval-extractor", "digits", "--set", "train.eval_every=1",
                  "--set", "train.eval_num=4", "--set", "train.num_samples=1"])  # fmt: skip
     assert code == 0
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

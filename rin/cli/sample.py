@@ -53,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from rin.model import RIN
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
-    from rin.training import find_checkpoint, load_config, load_weights
+    from rin.training import find_checkpoint, load_config
     from rin.training.distributed import barrier, init_world, shutdown
+    from rin.training.sharded import load_checkpoint_weights
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
     model = RIN(config.model)
-    load_weights(model, checkpoint / f"{args.weights}.safetensors")
+    which = "model" if args.weights == "online" else "ema"  # the online weights are model.safetensors
+    load_checkpoint_weights(model, checkpoint, which)  # safetensors, or DCP shards (--shard runs)
     model.to(device)
 
     k = config.model.num_classes

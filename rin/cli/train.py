@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--shard", action="store_true", help="FSDP2 sharding under torchrun (sets train.shard=true)"
+    )
+    parser.add_argument(
         "--eval-ref", help="reference stats (rin evaluate stats): evaluate every train.eval_every"
     )
     parser.add_argument(
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         extra.append(f"train.steps={args.steps}")
     if args.batch_size is not None:
         extra.append(f"train.batch_size={args.batch_size}")
+    if args.shard:
+        extra.append("train.shard=true")
     config = config_from_args(args, extra)
     out = Path(args.out or f"runs/{config.name}")
     world = launched_world()  # torchrun's environment; world size 1 without a launcher

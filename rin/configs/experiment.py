@@ -209,6 +209,9 @@ class TrainConfig:
     steps: int = 150_000
     batch_size: int = 256  # GLOBAL batch, split over processes and grad_accum micro-batches
     grad_accum: int = 1  # micro-batches per process and step (gradient accumulation)
+    # FSDP2 (`fully_shard` per RIN block) instead of DDP when several processes run (`--shard`);
+    # checkpoints are then sharded (torch.distributed.checkpoint). Beyond the paper (TPU pods).
+    shard: bool = False
     optimizer: Literal["lamb", "adamw"] = "lamb"
     lr: float = 3e-3
     beta1: float = 0.9

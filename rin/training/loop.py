@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
@@ -31,15 +32,7 @@ from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
-from rin.training.checkpoint import (
-    find_checkpoint,
-    keep_if_best,
-    load_config,
-    load_state,
-    load_weights,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
     World,
     barrier,
@@ -54,6 +47,8 @@ from rin.training.guards import gradient_norm, nonfinite_term
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
+from rin.training.resume import resume_training
+from rin.training.sharded import save_sharded_checkpoint, shard_model
 
 
 @dataclass
@@ -81,8 +76,12 @@ def grid_labels(num: int, num_classes: int) -> torch.Tensor | None:
     return torch.arange(num) % num_classes if num_classes > 0 else None
 
 
-def write_sample_grid(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
-    """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`."""
+def write_sample_grid(
+    config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device, save: bool = True
+) -> Path:
+    """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`.
+
+    Under FSDP every rank runs the sampler (each forward gathers shards); only one saves."""
     sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
     num = config.train.num_samples
     labels = grid_labels(num, config.model.num_classes)
@@ -94,7 +93,7 @@ def write_sample_grid(config: ExperimentConfig, ema: nn.Module, path: Path, devi
         if config.model.num_classes > 0 and num % config.model.num_classes == 0
         else None
     )
-    return save_grid(images.cpu(), path, nrow=nrow)
+    return save_grid(images.cpu(), path, nrow=nrow) if save else path
 
 
 def train(
@@ -125,17 +124,24 @@ def train(
     data = data if data is not None else load_dataset(config.data, config.model)
     stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)  # global batches
 
+    sharded = tc.shard and world.distributed  # FSDP2; one process has nothing to shard
+    if sharded and evaluate is not None and tc.eval_every > 0:
+        raise TrainingError("train.eval_every (rin train --eval-ref) is not supported with --shard yet")
+
     torch.manual_seed(tc.seed)
     model = RIN(config.model).to(device)
     ema = EMA(model, tc.ema_decay)
-    optimizer = build_optimizer(model, tc)
+    if sharded:  # shard both copies the same way, so the EMA update is a lerp of local shards
+        shard_model(model, world, device)
+        shard_model(ema.model, world, device)
+    optimizer = build_optimizer(model, tc)  # after sharding: its states are DTensors too
     start = 0
     if resume is not None:
-        start = _resume(resume, run_dir, model, ema, optimizer, config)
+        start = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
     # every parameter gets a gradient in every step (the self-conditioning path always runs)
     net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
                                              broadcast_buffers=False)\
-        if world.distributed else model  # fmt: skip
+        if world.distributed and not sharded else model  # fmt: skip
 
     log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
     if log is not None:
@@ -143,7 +149,9 @@ def train(
         (run_dir / "config.json").write_text(config_to_json(config))
         log.write(event="start", step=start, params=count_parameters(model), device=str(device),
                   preset=config.name, world_size=world.size, global_batch=tc.batch_size,
-                  grad_accum=tc.grad_accum, micro_batch=micro)  # fmt: skip
+                  grad_accum=tc.grad_accum, micro_batch=micro, sharded=sharded,
+                  batch_mapping=f"{tc.batch_size} = {micro} per device x {world.size} processes x "
+                                f"{tc.grad_accum} accumulation steps")  # fmt: skip
         log.write(event="data", step=start, examples=len(data), skipped=data.skipped,
                   converted=data.converted, skipped_items=data.skipped_items[:100])  # fmt: skip
 
@@ -195,16 +203,21 @@ def train(
                           peak_memory_mb=peak_memory_mb(device))  # fmt: skip
                 tick, tick_step = now, done
             sampling_due = tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps
-            if world.is_main and sampling_due and not stopping:
-                write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device)
+            if (world.is_main or sharded) and sampling_due and not stopping:
+                write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device,
+                                  save=world.is_main)  # fmt: skip
             score = None
             if evaluate is not None and tc.eval_every > 0 and done % tc.eval_every == 0 and world.is_main:
                 score = evaluate(ema.model, done)
                 if log is not None:
                     log.write(event="eval", step=done, score=score)
             if done % tc.checkpoint_every == 0 or done == end or stopping or score is not None:
-                if world.is_main:
+                if sharded:  # every rank writes its shards
+                    checkpoint = save_sharded_checkpoint(run_dir, done, model, ema.model, optimizer, config,
+                                                         world)  # fmt: skip
+                elif world.is_main:
                     checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+                if world.is_main and checkpoint is not None:
                     if score is not None:
                         keep_if_best(run_dir, checkpoint, score)
                     prune_checkpoints(run_dir, tc.keep_checkpoints)
@@ -223,9 +236,9 @@ def train(
                 )
     bar.close()
     final_step = max(end, start)
-    if world.is_main and final_step == tc.steps and end > start:
+    if (world.is_main or sharded) and final_step == tc.steps and end > start:
         grid = write_sample_grid(
-            config, ema.model, run_dir / "samples" / f"step_{final_step:08d}.png", device
+            config, ema.model, run_dir / "samples" / f"step_{final_step:08d}.png", device, world.is_main
         )
         if log is not None:
             log.write(event="samples", step=final_step, path=str(grid))
@@ -252,8 +265,12 @@ def _accumulate(
     total = torch.zeros((), device=x0.device)
     for index in range(accum):
         rows = micro_batch_rows(world, accum, index, micro)
-        sync = index == accum - 1 or not isinstance(net, DistributedDataParallel)
-        context = contextlib.nullcontext() if sync else net.no_sync()  # type: ignore[operator]
+        sync = index == accum - 1
+        if isinstance(net, FSDPModule):  # reduce-scatter only after the last micro-batch
+            net.set_requires_gradient_sync(sync)
+        context: contextlib.AbstractContextManager = contextlib.nullcontext()
+        if isinstance(net, DistributedDataParallel) and not sync:
+            context = net.no_sync()  # DDP all-reduces only after the last micro-batch
         with context:
             with autocast:
                 out = diffusion_loss(net, x0[rows], labels[rows] if labels is not None else None,
@@ -270,40 +287,3 @@ def _newest(run_dir: Path) -> Path | None:
         return find_checkpoint(run_dir)
     except CheckpointError:
         return None
-
-
-def _resume(
-    resume: str | Path,
-    run_dir: Path,
-    model: RIN,
-    ema: EMA,
-    optimizer: torch.optim.Optimizer,
-    config: ExperimentConfig,
-) -> int:
-    """Load weights, EMA, optimizer and step from a checkpoint; returns the step to continue from."""
-    if str(resume) == "auto":
-        # nothing usable yet (a fresh run, or killed before its first checkpoint completed): start
-        if not any((run_dir / "checkpoints").glob("step_*")):
-            return 0
-        resume = run_dir
-    checkpoint = find_checkpoint(resume, verify=True)
-    saved = load_config(checkpoint).model
-    if saved != config.model:
-        name = next(
-            f.name
-            for f in dataclasses.fields(saved)
-            if getattr(saved, f.name) != getattr(config.model, f.name)
-        )
-        raise CheckpointError(
-            f"{checkpoint} was trained with model.{name}={getattr(saved, name)!r}, "
-            f"this run has model.{name}={getattr(config.model, name)!r}"
-        )
-    load_weights(model, checkpoint / "model.safetensors")
-    load_weights(ema.model, checkpoint / "ema.safetensors")
-    state = load_state(checkpoint)
-    try:
-        optimizer.load_state_dict(state["optimizer"])
-    except (ValueError, KeyError) as error:
-        raise CheckpointError(f"{checkpoint}: optimizer state does not fit this model: {error}") from None
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from rin.configs import ExperimentConfig, get_preset
 
@@ -30,3 +35,31 @@ def _seed() -> None:
 @pytest.fixture
 def tiny_config() -> ExperimentConfig:
     return get_preset("tiny")
+
+
+def _write_shards(root: Path, shards: int, per_shard: int, channels: int = 1) -> list[str]:
+    """`shards` tar shards of `per_shard` 32x32 PNG + .cls samples; keys are "SS_III"."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for s in range(shards):
+        path = root / f"train-{s:06d}.tar"
+        with tarfile.open(path, "w") as tar:
+            for i in range(per_shard):
+                key = f"{s:02d}_{i:03d}"
+                pixels = np.full(
+                    (32, 32, 3) if channels == 3 else (32, 32), (s * per_shard + i) % 256, np.uint8
+                )
+                png = io.BytesIO()
+                Image.fromarray(pixels).save(png, format="PNG")
+                for ext, data in (("png", png.getvalue()), ("cls", str(i % 10).encode())):
+                    info = tarfile.TarInfo(f"{key}.{ext}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture
+def shard_writer():
+    """`(root, shards, per_shard, channels=1) -> paths`: WebDataset shards of PNG + .cls samples."""
+    return _write_shards

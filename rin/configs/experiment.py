@@ -179,19 +179,24 @@ class SamplingConfig:
 class DataConfig:
     """Where training images come from."""
 
-    dataset: Literal["mnist", "cifar10", "folder"] = "mnist"
-    path: str = ""  # shard directory / tar file (cifar10) or class-folder root (folder)
+    # mnist, cifar10 and folder are held in memory; webdataset shards are streamed (data at scale)
+    dataset: Literal["mnist", "cifar10", "folder", "webdataset"] = "mnist"
+    # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
+    # a directory, glob, brace pattern or URLs, several joined by "::"
+    path: str = ""
     random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the reference)
     # unreadable samples are skipped and counted; more than this fraction of the set stops the run
     max_bad_fraction: float = 0.01
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
     on_mismatch: Literal["convert", "skip", "error"] = "convert"
+    workers: int = 2  # DataLoader worker processes per rank for data.dataset=webdataset (0: in-process)
 
     def __post_init__(self) -> None:
         _check(
-            self.dataset in ("mnist", "cifar10", "folder"),
-            f"data.dataset must be mnist, cifar10 or folder, got {self.dataset!r}",
+            self.dataset in ("mnist", "cifar10", "folder", "webdataset"),
+            f"data.dataset must be mnist, cifar10, folder or webdataset, got {self.dataset!r}",
         )
+        _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
         _check(
             0.0 <= self.max_bad_fraction <= 1.0,
             f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",

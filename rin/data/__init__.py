@@ -57,6 +57,10 @@ def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> 
         images = load_cifar10_shards(data.path, split=split)
     elif data.dataset == "folder":
         images = load_image_folder(data.path, model.image_size, model.channels, data.on_mismatch)
+    elif data.dataset == "webdataset":
+        raise DataError(
+            "data.dataset=webdataset is streamed by rin train (rin.data.stream), not loaded in memory"
+        )
     else:  # pragma: no cover - DataConfig validates the name
         raise DataError(f"unknown data.dataset {data.dataset!r}: use mnist, cifar10 or folder")
     got = (images.channels, images.image_size, int(images.images.shape[3]))

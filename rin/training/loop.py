@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,11 +28,12 @@ from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
-from rin.data import BatchStream, ImageSet, load_dataset, save_grid, to_model_range
+from rin.data import ImageSet, load_dataset, save_grid, to_model_range
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.sampling.generate import generate
+from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
     World,
@@ -121,8 +123,9 @@ def train(
     world, device = init_world(device or default_device())
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
-    data = data if data is not None else load_dataset(config.data, config.model)
-    stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)  # global batches
+    streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory
+    if not streamed:
+        data = data if data is not None else load_dataset(config.data, config.model)
 
     sharded = tc.shard and world.distributed  # FSDP2; one process has nothing to shard
     if sharded and evaluate is not None and tc.eval_every > 0:
@@ -135,9 +138,16 @@ def train(
         shard_model(model, world, device)
         shard_model(ema.model, world, device)
     optimizer = build_optimizer(model, tc)  # after sharding: its states are DTensors too
-    start = 0
+    start, saved = 0, dict[str, Any]()  # saved: the checkpoint's `extra` (the data position)
     if resume is not None:
-        start = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
+        start, saved = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
+    batches: MemoryBatches | StreamedBatches
+    if streamed:
+        batches = StreamedBatches(config, world, micro, saved.get("data"))
+    else:
+        assert data is not None
+        batches = MemoryBatches(data, config, world)
+    mine = micro_batch_rows(world, 1, 0, tc.batch_size // world.size)  # this rank's rows of a global batch
     # every parameter gets a gradient in every step (the self-conditioning path always runs)
     net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
                                              broadcast_buffers=False)\
@@ -152,8 +162,7 @@ def train(
                   grad_accum=tc.grad_accum, micro_batch=micro, sharded=sharded,
                   batch_mapping=f"{tc.batch_size} = {micro} per device x {world.size} processes x "
                                 f"{tc.grad_accum} accumulation steps")  # fmt: skip
-        log.write(event="data", step=start, examples=len(data), skipped=data.skipped,
-                  converted=data.converted, skipped_items=data.skipped_items[:100])  # fmt: skip
+        log.write(event="data", step=start, **batches.describe())
 
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     bar = tqdm(total=tc.steps, initial=start, disable=not (progress and world.is_main), desc="train",
@@ -163,10 +172,13 @@ def train(
     with StopRequest() as stop:
         for step in range(start, end):
             torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
-            images, labels = stream.batch(step)
-            x0 = to_model_range(images, config.diffusion.input_scale).to(device)  # (B, C, H, W) global
+            images, labels = batches.batch(step)  # this rank's rows
+            x0 = to_model_range(images, config.diffusion.input_scale).to(device)  # (B / W, C, H, W)
             labels_in = labels.to(device) if config.model.num_classes > 0 else None
-            noise = draw_step_noise(tuple(x0.shape), config.diffusion, device)  # global draws, then sliced
+            shape = (tc.batch_size, *x0.shape[1:])
+            noise = draw_step_noise(shape, config.diffusion, device).select(
+                mine.start, mine.stop
+            )  # global draws
             lr = learning_rate(step, tc)
             set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
@@ -212,11 +224,13 @@ def train(
                 if log is not None:
                     log.write(event="eval", step=done, score=score)
             if done % tc.checkpoint_every == 0 or done == end or stopping or score is not None:
+                data_state = batches.state()  # collective for streamed data: every rank calls it
+                extra = {"data": data_state} if data_state is not None else None
                 if sharded:  # every rank writes its shards
                     checkpoint = save_sharded_checkpoint(run_dir, done, model, ema.model, optimizer, config,
-                                                         world)  # fmt: skip
+                                                         world, extra)  # fmt: skip
                 elif world.is_main:
-                    checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config)
+                    checkpoint = save_checkpoint(run_dir, done, model, ema.model, optimizer, config, extra)
                 if world.is_main and checkpoint is not None:
                     if score is not None:
                         keep_if_best(run_dir, checkpoint, score)
@@ -254,17 +268,17 @@ def _accumulate(
     world: World,
     micro: int,
 ) -> float:
-    """Backward over this rank's micro-batches of the global batch; returns the global mean loss.
+    """Backward over this rank's micro-batches; returns the global mean loss.
 
-    Rank r owns rows [r * B / W, (r + 1) * B / W) of the global batch, cut into grad_accum
-    micro-batches; DDP averages the gradients over ranks and each micro-loss is divided by
-    grad_accum, so the gradient is that of the mean loss over the global batch.
+    `x0`, `labels` and `noise` are this rank's B / W rows of the global batch, cut here into
+    grad_accum micro-batches; DDP (or FSDP) averages the gradients over ranks and each micro-loss
+    is divided by grad_accum, so the gradient is that of the mean loss over the global batch.
     """
     accum = config.train.grad_accum
     autocast = torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=config.train.bf16)
     total = torch.zeros((), device=x0.device)
     for index in range(accum):
-        rows = micro_batch_rows(world, accum, index, micro)
+        rows = slice(index * micro, (index + 1) * micro)
         sync = index == accum - 1
         if isinstance(net, FSDPModule):  # reduce-scatter only after the last micro-batch
             net.set_requires_gradient_sync(sync)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,15 +29,15 @@ def resume_training(
     optimizer: torch.optim.Optimizer,
     config: ExperimentConfig,
     sharded: bool = False,
-) -> int:
-    """Load weights, EMA, optimizer and step from a checkpoint; returns the step to continue from.
+) -> tuple[int, dict[str, Any]]:
+    """Load weights, EMA, optimizer and step; returns the step to continue from and the saved `extra`.
 
     `sharded`: `model`, `ema.model` and `optimizer` hold FSDP2 DTensors (every rank calls this).
     """
     if str(resume) == "auto":
         # nothing usable yet (a fresh run, or killed before its first checkpoint completed): start
         if not any((run_dir / "checkpoints").glob("step_*")):
-            return 0
+            return 0, {}
         resume = run_dir
     checkpoint = find_checkpoint(resume, verify=True)
     _check_model(checkpoint, config)
@@ -53,7 +54,7 @@ def resume_training(
     else:
         _load_full(checkpoint, model, ema, optimizer, state)
     torch.set_rng_state(state["torch_rng"])
-    return int(state["step"])
+    return int(state["step"]), dict(state.get("extra") or {})
 
 
 def _check_model(checkpoint: Path, config: ExperimentConfig) -> None:

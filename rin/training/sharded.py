@@ -71,6 +71,7 @@ def save_sharded_checkpoint(
     optimizer: torch.optim.Optimizer,
     config: ExperimentConfig,
     world: World,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write `run_dir/checkpoints/step_XXXXXXXX` from all ranks, atomically; every rank calls this."""
     root = run_dir / "checkpoints"
@@ -90,7 +91,7 @@ def save_sharded_checkpoint(
     failure = [""]
     if world.is_main:
         try:
-            _commit(tmp, final, root, step, config)
+            _commit(tmp, final, root, step, config, extra or {})
         except OSError as error:
             shutil.rmtree(tmp, ignore_errors=True)
             failure[0] = f"could not write checkpoint step {step} under {root}: {error.strerror or error}"
@@ -100,10 +101,10 @@ def save_sharded_checkpoint(
     return final
 
 
-def _commit(tmp: Path, final: Path, root: Path, step: int, config: ExperimentConfig) -> None:
+def _commit(tmp: Path, final: Path, root: Path, step: int, config: ExperimentConfig, extra: dict) -> None:
     """Rank 0: training state, config and manifest into `tmp`, fsync, rename to `final`."""
     state = {"format_version": FORMAT_VERSION, "step": step, "layout": "sharded",
-             "torch_rng": torch.get_rng_state(), "extra": {}}  # fmt: skip
+             "torch_rng": torch.get_rng_state(), "extra": extra}  # fmt: skip
     torch.save(state, tmp / "state.pt")
     (tmp / "config.json").write_text(config_to_json(config))
     files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())

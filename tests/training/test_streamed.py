@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
 import torch
 
 from rin.configs import apply_overrides
@@ -28,3 +33,31 @@ def test_streamed_resume_is_bit_identical(tiny_config, shard_writer, tmp_path):
     assert resumed.step == whole.step == 4
     for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_two_processes_save_both_ranks_positions(shard_writer, tmp_path):
+    """torchrun, 2 gloo ranks x 1 worker on streamed shards: the checkpoint holds both ranks' positions."""
+    shard_writer(tmp_path / "shards", shards=4, per_shard=5)
+    sets = ["data.dataset=webdataset", f"data.path={tmp_path / 'shards'}", "data.workers=1", "train.steps=2",
+            "train.batch_size=4", "train.num_samples=1", "train.sample_steps=1"]  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command = [
+        *launcher,
+        "-m",
+        "rin",
+        "train",
+        "--preset",
+        "tiny",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    ]
+    command += [arg for s in sets for arg in ("--set", s)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    states = load_state(find_checkpoint(tmp_path / "run"))["extra"]["data"]
+    assert [s["rank"] for s in states] == [0, 1]
+    assert [sorted(s["positions"]) for s in states] == [[0], [1]]  # slot r = rank r, each 2 steps x 2 samples
+    assert all(list(s["positions"].values())[0][0] == 0 for s in states)  # still in epoch 0

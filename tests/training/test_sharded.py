@@ -39,9 +39,9 @@ def _assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor])
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """A 2-process --shard run and a 1-process run of the same 3 steps (checkpoints at 2 and 3)."""
+    """A 2-process --shard run (grad_accum 2) and a 1-process run of the same 3 steps (checkpoints 2, 3)."""
     root = tmp_path_factory.mktemp("sharded")
-    _torchrun(root / "sharded", "--shard")
+    _torchrun(root / "sharded", "--shard", "--set", "train.grad_accum=2")  # 2 micro-batches of 2 per rank
     train(apply_overrides(get_preset("tiny"), SETTINGS), root / "one", progress=False)
     return {"sharded": root / "sharded", "one": root / "one"}
 

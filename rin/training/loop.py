@@ -26,11 +26,20 @@ from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
-from rin.data import BatchStream, ImageSet, load_dataset, save_grid, to_model_range
+from rin.data import (
+    BatchStream,
+    ClipSet,
+    ImageSet,
+    load_dataset,
+    load_video_dataset,
+    save_grid,
+    save_video_grid,
+    to_model_range,
+)
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
-from rin.sampling.generate import generate
+from rin.sampling.generate import generate, generate_continuation
 from rin.training.checkpoint import (
     find_checkpoint,
     keep_if_best,
@@ -81,8 +90,26 @@ def grid_labels(num: int, num_classes: int) -> torch.Tensor | None:
     return torch.arange(num) % num_classes if num_classes > 0 else None
 
 
+def write_video_samples(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
+    """A GIF grid: held-out clips (top of each pair) and EMA continuations of their first k frames."""
+    sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
+    num = config.train.num_samples
+    held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")
+    truth = held_out.clips.float() / 255.0  # (N, F, C, H, W)
+    generator = torch.Generator(device).manual_seed(config.train.seed)
+    k = config.model.context_frames
+    clips = generate_continuation(
+        ema, truth[:, :k], config.model.generated_frames, config.diffusion, sampling, generator, device
+    ).cpu()  # (N, F, C, H, W)
+    pairs = torch.stack([truth, clips], dim=1).flatten(0, 1)  # (2N, F, C, H, W): truth, sample, ...
+    columns = 2 * max(1, min(4, num))
+    return save_video_grid(pairs, path.with_suffix(".gif"), k, nrow=columns, truth=[True, False] * num)
+
+
 def write_sample_grid(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
     """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`."""
+    if config.model.is_video:
+        return write_video_samples(config, ema, path, device)
     sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
     num = config.train.num_samples
     labels = grid_labels(num, config.model.num_classes)
@@ -102,7 +129,7 @@ def train(
     run_dir: str | Path,
     resume: str | Path | None = None,
     device: torch.device | None = None,
-    data: ImageSet | None = None,
+    data: ImageSet | ClipSet | None = None,
     progress: bool = True,
     stop_after: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
@@ -122,7 +149,13 @@ def train(
     world, device = init_world(device or default_device())
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
-    data = data if data is not None else load_dataset(config.data, config.model)
+    if data is None:
+        video = config.model.is_video
+        data = (
+            load_video_dataset(config.data, config.model)
+            if video
+            else load_dataset(config.data, config.model)
+        )
     stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)  # global batches
 
     torch.manual_seed(tc.seed)
@@ -157,12 +190,13 @@ def train(
             torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
             images, labels = stream.batch(step)
             x0 = to_model_range(images, config.diffusion.input_scale).to(device)  # (B, C, H, W) global
+            given, x0 = split_context(x0, config.model.context_frames)  # video: given | generated frames
             labels_in = labels.to(device) if config.model.num_classes > 0 else None
             noise = draw_step_noise(tuple(x0.shape), config.diffusion, device)  # global draws, then sliced
             lr = learning_rate(step, tc)
             set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
-            last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro)
+            last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro, given)
             grad_norm = float(gradient_norm(model, tc.grad_clip))
             fault = nonfinite_term(last_loss, grad_norm, model)
             done = step + 1
@@ -232,6 +266,13 @@ def train(
     return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint, None, skipped)
 
 
+def split_context(x: torch.Tensor, context_frames: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Images: (None, x). Clips (B, F, C, H, W): (the first k frames or None, the other F-k)."""
+    if x.dim() != 5 or context_frames == 0:
+        return None, x
+    return x[:, :context_frames], x[:, context_frames:]  # (B, k, C, H, W), (B, F-k, C, H, W)
+
+
 def _accumulate(
     net: nn.Module,
     x0: torch.Tensor,
@@ -240,6 +281,7 @@ def _accumulate(
     config: ExperimentConfig,
     world: World,
     micro: int,
+    given: torch.Tensor | None = None,
 ) -> float:
     """Backward over this rank's micro-batches of the global batch; returns the global mean loss.
 
@@ -257,7 +299,8 @@ def _accumulate(
         with context:
             with autocast:
                 out = diffusion_loss(net, x0[rows], labels[rows] if labels is not None else None,
-                                     config.diffusion, noise=noise.select(rows.start, rows.stop))  # fmt: skip
+                                     config.diffusion, noise=noise.select(rows.start, rows.stop),
+                                     context=given[rows] if given is not None else None)  # fmt: skip
             (out.loss / accum).backward()
         total += out.loss.detach() / accum
     if world.distributed:

@@ -13,16 +13,6 @@ from rin.model import RIN
 from rin.model.video import pad_frames, tubelet_patchify, tubelet_unpatchify
 
 
-def video_config(conditioning: str = "mask", frames: int = 6, context: int = 3) -> ModelConfig:
-    """A tiny video model: 8x8 frames, 2x4x4 tubelets; k=3 puts frames 2 (given) and 3 in one tubelet."""
-    return ModelConfig(
-        image_size=8, channels=1, patch_size=4, num_latents=6, latent_dim=32, interface_dim=16,
-        num_blocks=2, block_depth=1, latent_heads=2, rw_heads=2, latent_mlp_ratio=2,
-        interface_mlp_ratio=2, dropout=0.0, drop_path=0.0, num_classes=0,
-        frames=frames, context_frames=context, tubelet=2, conditioning=conditioning,
-    )  # fmt: skip
-
-
 def video_inputs(config: ModelConfig, batch: int = 2):
     frame = (config.channels, config.image_size, config.image_size)
     x_t = torch.randn(batch, config.generated_frames, *frame)
@@ -56,7 +46,7 @@ def test_pad_frames_appends_zero_frames_only_when_needed():
 @pytest.mark.parametrize(
     ("conditioning", "frames", "context"), [("mask", 6, 3), ("append", 5, 2), ("mask", 4, 0)]
 )
-def test_output_shape_matches_the_noisy_frames(conditioning, frames, context):
+def test_output_shape_matches_the_noisy_frames(conditioning, frames, context, video_config):
     """The prediction has x_t's shape (B, F-k, C, H, W) and the latents are (B, m, d_z)."""
     config = video_config(conditioning, frames, context)
     model = RIN(config)
@@ -78,7 +68,7 @@ def test_kinetics600_token_counts(conditioning, tokens):
 
 @pytest.mark.parametrize("conditioning", ["mask", "append"])
 @pytest.mark.parametrize("self_cond", [False, True])
-def test_every_parameter_gets_a_gradient(conditioning, self_cond):
+def test_every_parameter_gets_a_gradient(conditioning, self_cond, video_config):
     """With either context scheme, with and without previous latents, every parameter gets a gradient."""
     config = video_config(
         conditioning, 6 if conditioning == "mask" else 5, 3 if conditioning == "mask" else 2
@@ -92,7 +82,7 @@ def test_every_parameter_gets_a_gradient(conditioning, self_cond):
 
 
 @pytest.mark.parametrize("conditioning", ["mask", "append"])
-def test_the_prediction_depends_on_the_context_frames(conditioning):
+def test_the_prediction_depends_on_the_context_frames(conditioning, video_config):
     """Changing only the given frames changes the prediction (the context reaches the latents)."""
     config = video_config(conditioning, 6, 3) if conditioning == "mask" else video_config(conditioning, 5, 2)
     model = RIN(config).eval()
@@ -102,7 +92,7 @@ def test_the_prediction_depends_on_the_context_frames(conditioning):
     assert not torch.allclose(out, other)
 
 
-def test_mask_channel_tells_given_from_noisy_frames_within_a_tubelet():
+def test_mask_channel_tells_given_from_noisy_frames_within_a_tubelet(video_config):
     """The mixed tubelet (given frame 2, noisy frame 3) embeds differently from the same pixels with the
     opposite per-frame mask: the stem knows which frame of the tubelet is clean."""
     config = video_config("mask", 6, 3)
@@ -115,7 +105,7 @@ def test_mask_channel_tells_given_from_noisy_frames_within_a_tubelet():
     assert not torch.allclose(a, b)
 
 
-def test_bad_video_inputs_give_one_line_errors():
+def test_bad_video_inputs_give_one_line_errors(video_config):
     """Wrong x_t frames, missing or misshapen context, and context for an image model are refused."""
     config = video_config("mask", 6, 3)
     model = RIN(config)
@@ -140,7 +130,7 @@ def test_bad_video_inputs_give_one_line_errors():
         ({"frames": 0}, "needs a video model"),
     ],
 )
-def test_bad_video_configs_are_refused(changes, message):
+def test_bad_video_configs_are_refused(changes, message, video_config):
     """Invalid video settings raise a one-line ConfigError naming the field."""
     fields = dataclasses.asdict(video_config()) | changes
     with pytest.raises(ConfigError, match=message):

@@ -26,20 +26,10 @@ from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
-from rin.data import (
-    BatchStream,
-    ClipSet,
-    ImageSet,
-    load_dataset,
-    load_video_dataset,
-    save_grid,
-    save_video_grid,
-    to_model_range,
-)
+from rin.data import BatchStream, ClipSet, ImageSet, load_dataset, load_video_dataset, to_model_range
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
-from rin.sampling.generate import generate, generate_continuation
 from rin.training.checkpoint import (
     find_checkpoint,
     keep_if_best,
@@ -63,6 +53,7 @@ from rin.training.guards import gradient_norm, nonfinite_term
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
+from rin.training.sample_grids import write_sample_grid
 
 
 @dataclass
@@ -83,45 +74,6 @@ def default_device() -> torch.device:
 
 def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step * 7_919 + 12_345) % (2**63 - 1)
-
-
-def grid_labels(num: int, num_classes: int) -> torch.Tensor | None:
-    """Labels 0, 1, ..., K-1, 0, 1, ... so each grid column shows one class."""
-    return torch.arange(num) % num_classes if num_classes > 0 else None
-
-
-def write_video_samples(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
-    """A GIF grid: held-out clips (top of each pair) and EMA continuations of their first k frames."""
-    sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
-    num = config.train.num_samples
-    held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")
-    truth = held_out.clips.float() / 255.0  # (N, F, C, H, W)
-    generator = torch.Generator(device).manual_seed(config.train.seed)
-    k = config.model.context_frames
-    clips = generate_continuation(
-        ema, truth[:, :k], config.model.generated_frames, config.diffusion, sampling, generator, device
-    ).cpu()  # (N, F, C, H, W)
-    pairs = torch.stack([truth, clips], dim=1).flatten(0, 1)  # (2N, F, C, H, W): truth, sample, ...
-    columns = 2 * max(1, min(4, num))
-    return save_video_grid(pairs, path.with_suffix(".gif"), k, nrow=columns, truth=[True, False] * num)
-
-
-def write_sample_grid(config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device) -> Path:
-    """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`."""
-    if config.model.is_video:
-        return write_video_samples(config, ema, path, device)
-    sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
-    num = config.train.num_samples
-    labels = grid_labels(num, config.model.num_classes)
-    generator = torch.Generator(device).manual_seed(config.train.seed)
-    shape = (config.model.channels, config.model.image_size, config.model.image_size)
-    images = generate(ema, shape, num, config.diffusion, sampling, labels, generator, device)
-    nrow = (
-        config.model.num_classes
-        if config.model.num_classes > 0 and num % config.model.num_classes == 0
-        else None
-    )
-    return save_grid(images.cpu(), path, nrow=nrow)
 
 
 def train(

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rin.configs import ExperimentConfig, get_preset
+from rin.configs import ExperimentConfig, ModelConfig, get_preset
 
 torch.set_num_threads(1)  # two xdist workers on two cores; oversubscription slows torch badly
 
@@ -63,3 +63,19 @@ def _write_shards(root: Path, shards: int, per_shard: int, channels: int = 1) ->
 def shard_writer():
     """`(root, shards, per_shard, channels=1) -> paths`: WebDataset shards of PNG + .cls samples."""
     return _write_shards
+
+
+def make_video_config(conditioning: str = "mask", frames: int = 6, context: int = 3) -> ModelConfig:
+    """A tiny video model: 8x8 frames, 2x4x4 tubelets; k=3 puts frames 2 (given) and 3 in one tubelet."""
+    return ModelConfig(
+        image_size=8, channels=1, patch_size=4, num_latents=6, latent_dim=32, interface_dim=16,
+        num_blocks=2, block_depth=1, latent_heads=2, rw_heads=2, latent_mlp_ratio=2,
+        interface_mlp_ratio=2, dropout=0.0, drop_path=0.0, num_classes=0,
+        frames=frames, context_frames=context, tubelet=2, conditioning=conditioning,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def video_config():
+    """Factory of tiny video model configs: video_config(conditioning, frames, context_frames)."""
+    return make_video_config

@@ -1,4 +1,8 @@
-"""`rin sample`: images from a checkpoint's EMA weights, as a PNG grid and optionally an .npz."""
+"""`rin sample`: images from a checkpoint's EMA weights, as a PNG grid and optionally an .npz.
+
+Video checkpoints: continuations of held-out clips' first k frames, as an animated GIF grid
+(true clip beside each sample; given frames blue, generated orange, true continuation green).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from rin.cli.common import resolve_device
+from rin.configs import ExperimentConfig
+from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
 
 
@@ -30,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--labels", nargs="+", type=int, help="class labels, cycled (default 0..K-1 cycled)")
     parser.add_argument("--weights", choices=["ema", "online"], default="ema")
-    parser.add_argument("--out", help="PNG grid path (default <checkpoint>/samples.png)")
+    parser.add_argument("--out", help="PNG grid path (default <checkpoint>/samples.png; video: samples.gif)")
     parser.add_argument(
         "--npz",
         help="also write uint8 NHWC images as arr_0 (and labels as arr_1); resumable via FILE.shards/",
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         if args.guidance > 0 and config.model.num_classes == 0:
             raise RinError("--guidance needs a class-conditional model; this one is unconditional")
         sampling = dataclasses.replace(sampling, guidance=args.guidance)
+    if config.model.is_video:
+        return _sample_video(args, config, checkpoint, sampling)
     world, device = init_world(resolve_device(args.device))  # torchrun: one process per device
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
@@ -131,4 +139,38 @@ def run(args: argparse.Namespace) -> int:
         save_sample_set(npz, images, labels)
         print(f"wrote {npz} (arr_0: {images.shape} uint8 NHWC); shards in {shard_dir}")
     shutdown(world)
+    return 0
+
+
+def _sample_video(
+    args: argparse.Namespace, config: ExperimentConfig, checkpoint: Path, sampling: SamplingConfig
+) -> int:
+    """Continue the first `--num` held-out clips of the config's data set; write a GIF grid."""
+    from rin.data import load_video_dataset, save_video_grid
+    from rin.model import RIN
+    from rin.sampling import generate_continuation
+    from rin.training import load_weights
+
+    if args.npz or args.labels or args.guidance:
+        raise RinError(
+            "--npz, --labels and --guidance are for image models; this checkpoint is a video model"
+        )
+    device = resolve_device(args.device)
+    model = RIN(config.model)
+    load_weights(model, checkpoint / f"{args.weights}.safetensors")
+    model.to(device)
+    num = min(args.num, args.grid_max)
+    held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")
+    truth = held_out.clips.float() / 255.0  # (N, F, C, H, W)
+    k = config.model.context_frames
+    generator = torch.Generator(device).manual_seed(args.seed)
+    dtype = torch.bfloat16 if args.bf16 else None
+    clips = generate_continuation(model, truth[:, :k], config.model.generated_frames, config.diffusion,
+                                  sampling, generator, device, dtype, not args.no_progress).cpu()  # fmt: skip
+    pairs = torch.stack([truth, clips], dim=1).flatten(0, 1)  # (2N, F, C, H, W): truth, sample, ...
+    out = Path(args.out) if args.out else checkpoint / "samples.gif"
+    save_video_grid(pairs, out, k, nrow=2 * min(num, 4), truth=[True, False] * num)
+    mse = float((clips[:, k:] - truth[:, k:]).pow(2).mean())
+    how = f"{sampling.sampler}, {sampling.steps} steps, seed {args.seed}"
+    print(f"wrote {num} held-out clips and their continuations ({how}) to {out}; frame MSE {mse:.4f}")
     return 0

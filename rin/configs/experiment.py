@@ -61,6 +61,16 @@ class ModelConfig:
     # interface positions: "learned" (all released configs) or "sin_cos_plus_learned" (an option
     # of the official code: a fixed 2-D sin-cos table plus a learned one; strong position early on)
     pos_encoding: Literal["learned", "sin_cos_plus_learned"] = "learned"
+    # video (0 frames = images): clips (B, F, C, H, W) whose first k frames are given
+    frames: int = 0  # F, frames per clip, context included (16 for Kinetics-600)
+    context_frames: int = 0  # k, given frames at the start of the clip (5 for Kinetics-600)
+    tubelet: int = 2  # t, frames per 3-D patch (t, p, p); the paper uses 2x4x4
+    # how the k given frames reach the interface (see rin/model/video.py):
+    #   "append": tokenised separately by the same stem and appended after the noisy tokens with
+    #             their own positions (released `VideoTapeDenoiser`; 2304 tokens for 5 + 11 frames)
+    #   "mask":   placed clean in their slots of the F-frame grid, with a per-frame mask channel
+    #             (the paper's 2048 tokens for 16 frames)
+    conditioning: Literal["append", "mask"] = "mask"
 
     def __post_init__(self) -> None:
         for name in ("image_size", "channels", "patch_size", "latent_dim", "interface_dim"):
@@ -106,6 +116,31 @@ class ModelConfig:
             self.attention_init in ("keras", "torch"),
             f"model.attention_init must be 'keras' or 'torch', got {self.attention_init!r}",
         )
+        self._check_video()
+
+    def _check_video(self) -> None:
+        _check(self.frames >= 0, f"model.frames must be >= 0 (0 = images), got {self.frames}")
+        if self.frames == 0:
+            _check(self.context_frames == 0, "model.context_frames needs a video model (model.frames > 0)")
+            return
+        _check(
+            0 <= self.context_frames < self.frames,
+            f"model.context_frames must be in [0, model.frames={self.frames}), got {self.context_frames}",
+        )
+        _check(self.tubelet >= 1, f"model.tubelet must be >= 1, got {self.tubelet}")
+        _check(
+            self.conditioning in ("append", "mask"),
+            f"model.conditioning must be append or mask, got {self.conditioning!r}",
+        )
+        _check(
+            self.conditioning == "append" or self.frames % self.tubelet == 0,
+            f"model.tubelet {self.tubelet} does not divide model.frames {self.frames} "
+            "(needed by conditioning=mask; append pads each group of frames)",
+        )
+        _check(
+            self.pos_encoding == "learned",
+            "video models use learned positions only (model.pos_encoding=learned)",
+        )
 
     @property
     def cross_dim(self) -> int:
@@ -119,7 +154,27 @@ class ModelConfig:
 
     @property
     def num_patches(self) -> int:
+        """Patches per image (per frame slab for video)."""
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames > 0
+
+    @property
+    def generated_frames(self) -> int:
+        """Frames the model denoises: F - k for video."""
+        return self.frames - self.context_frames
+
+    @property
+    def num_interface_tokens(self) -> int:
+        """n: interface tokens, including appended context tokens (video, conditioning=append)."""
+        if not self.is_video:
+            return self.num_patches
+        if self.conditioning == "mask":
+            return self.frames // self.tubelet * self.num_patches
+        slabs = -(-self.generated_frames // self.tubelet) + -(-self.context_frames // self.tubelet)
+        return slabs * self.num_patches  # each group padded to whole tubelets (SAME padding)
 
 
 @dataclass
@@ -179,8 +234,9 @@ class SamplingConfig:
 class DataConfig:
     """Where training images come from."""
 
-    # mnist, cifar10 and folder are held in memory; webdataset shards are streamed (data at scale)
-    dataset: Literal["mnist", "cifar10", "folder", "webdataset"] = "mnist"
+    # mnist, cifar10 and folder are held in memory; webdataset shards are streamed (data at scale);
+    # moving_mnist clips are generated from the embedded digits
+    dataset: Literal["mnist", "cifar10", "folder", "webdataset", "moving_mnist"] = "mnist"
     # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
     # a directory, glob, brace pattern or URLs, several joined by "::"
     path: str = ""
@@ -190,13 +246,15 @@ class DataConfig:
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
     on_mismatch: Literal["convert", "skip", "error"] = "convert"
     workers: int = 2  # DataLoader worker processes per rank for data.dataset=webdataset (0: in-process)
+    num_clips: int = 10_000  # moving_mnist: clips generated for the training set (seeded by train.seed)
 
     def __post_init__(self) -> None:
         _check(
-            self.dataset in ("mnist", "cifar10", "folder", "webdataset"),
-            f"data.dataset must be mnist, cifar10, folder or webdataset, got {self.dataset!r}",
+            self.dataset in ("mnist", "cifar10", "folder", "webdataset", "moving_mnist"),
+            f"data.dataset must be mnist, cifar10, folder, webdataset or moving_mnist, got {self.dataset!r}",
         )
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
+        _check(self.num_clips >= 1, f"data.num_clips must be >= 1, got {self.num_clips}")
         _check(
             0.0 <= self.max_bad_fraction <= 1.0,
             f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",
@@ -293,6 +351,10 @@ class ExperimentConfig:
         _check(
             not (unconditional and self.sampling.guidance > 0),
             "sampling.guidance needs a class-conditional model (model.num_classes > 0)",
+        )
+        _check(
+            not (self.model.is_video and self.data.dataset == "webdataset"),
+            "data.dataset=webdataset streams images; a video model (model.frames > 0) needs moving_mnist",
         )
 
     def to_dict(self) -> dict[str, Any]:

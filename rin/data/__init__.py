@@ -2,34 +2,43 @@
 
 Loaders return an `ImageSet` (uint8 images + int64 labels): the embedded MNIST 5k digits
 (`mnist`), CIFAR-10 WebDataset shards (`cifar10`) or a class-folder tree (`folder`).
-`load_dataset` picks one from a `DataConfig` and checks it fits the model. `BatchStream`
-turns a set into batches that depend only on (seed, step), so resumed runs are exact.
+Video models train on a `ClipSet` (uint8 clips), e.g. Moving MNIST generated from the same
+digits (`moving_mnist`). `load_dataset` / `load_video_dataset` pick one from a `DataConfig` and
+check it fits the model. `BatchStream` turns a set into batches that depend only on (seed, step),
+so resumed runs are exact.
 """
 
 from __future__ import annotations
 
 from rin.configs.experiment import DataConfig, ModelConfig
 from rin.data.cifar import CIFAR10_CLASSES, load_cifar10_shards
+from rin.data.clipset import ClipSet
 from rin.data.folder import load_image_folder
 from rin.data.images import make_grid, save_grid
 from rin.data.imageset import ImageSet
 from rin.data.loader import BatchStream
 from rin.data.mnist import load_mnist
+from rin.data.moving_mnist import moving_mnist
 from rin.data.transforms import random_flip, to_model_range, to_unit_range
+from rin.data.video_grid import save_video_grid
 from rin.errors import DataError
 
 __all__ = [
     "CIFAR10_CLASSES",
     "BatchStream",
+    "ClipSet",
     "DataError",
     "ImageSet",
     "load_cifar10_shards",
     "load_dataset",
+    "load_video_dataset",
     "load_image_folder",
     "load_mnist",
     "make_grid",
+    "moving_mnist",
     "random_flip",
     "save_grid",
+    "save_video_grid",
     "to_model_range",
     "to_unit_range",
 ]
@@ -37,8 +46,27 @@ __all__ = [
 _NATIVE_SHAPE = {"mnist": (1, 32), "cifar10": (3, 32)}  # (channels, image size) each set comes in
 
 
+MOVING_MNIST_SEEDS = {"train": 0, "test": 1}  # held-out clips: other digits and other trajectories
+
+
+def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ClipSet:
+    """The clip data set `data` names, checked against the video `model`."""
+    if data.dataset != "moving_mnist":
+        raise DataError(
+            f"a video model (model.frames > 0) needs a clip data set, not data.dataset={data.dataset}"
+        )
+    if split not in MOVING_MNIST_SEEDS:
+        raise DataError(f"Moving MNIST has splits train and test, not {split!r}")
+    if model.channels != 1:
+        raise DataError(f"Moving MNIST is grey: set model.channels=1 (got {model.channels})")
+    seed = MOVING_MNIST_SEEDS[split]
+    return moving_mnist(data.num_clips, model.frames, seed, split, model.image_size)  # type: ignore[arg-type]
+
+
 def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ImageSet:
     """The data set `data` names, checked against `model`; `split` is ignored for folders."""
+    if data.dataset == "moving_mnist":
+        raise DataError("moving_mnist holds clips: it needs a video model (set model.frames > 0)")
     native = _NATIVE_SHAPE.get(data.dataset)
     if native is not None and native != (model.channels, model.image_size):
         channels, size = native

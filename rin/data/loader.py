@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rin.data.clipset import ClipSet
 from rin.data.imageset import ImageSet
 from rin.data.transforms import random_flip
 
@@ -19,9 +20,9 @@ _CACHED_EPOCHS = 4
 
 
 class BatchStream:
-    """Shuffled, optionally flipped batches of an in-memory `ImageSet`, addressed by step."""
+    """Shuffled, optionally flipped batches of an in-memory `ImageSet` or `ClipSet`, addressed by step."""
 
-    def __init__(self, data: ImageSet, batch_size: int, seed: int, random_flip: bool) -> None:
+    def __init__(self, data: ImageSet | ClipSet, batch_size: int, seed: int, random_flip: bool) -> None:
         if len(data) == 0:
             raise ValueError("BatchStream needs a non-empty ImageSet")
         if batch_size < 1:
@@ -67,9 +68,10 @@ class BatchStream:
         return out
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(uint8 images (B, C, H, W), int64 labels (B,)) of training step `step`."""
+        """(uint8 images (B, C, H, W) or clips (B, F, C, H, W), int64 labels (B,)) of training step `step`."""
         index = self.indices(step)
-        images = self.data.images.index_select(0, index)
+        pixels = self.data.clips if isinstance(self.data, ClipSet) else self.data.images
+        images = pixels.index_select(0, index)
         if self.random_flip:
             images = random_flip(images, self._flip_generator(step))
         return images, self.data.labels.index_select(0, index)

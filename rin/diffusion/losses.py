@@ -7,6 +7,9 @@ official `image_diffusion_model.noise_denoise` and `add_self_cond_hidden`).
     pass 1 (no gradient, training mode, whole batch): Z~ = f(x_t, gamma, y, 0)
     keep Z~ for each example with probability `self_cond_rate`, zeros otherwise
     pass 2: out = f(x_t, gamma, y, stop_gradient(Z~ * mask));  loss = mean((target - out)^2)
+
+Video frame prediction: x0 holds only the frames to generate; the given frames go to the model
+clean, as `context`, in both passes, and get neither noise nor loss.
 """
 
 from __future__ import annotations
@@ -75,6 +78,19 @@ def drop_labels(labels: torch.Tensor | None, drop: torch.Tensor) -> torch.Tensor
     return torch.where(drop, torch.full_like(labels, NULL_LABEL), labels)
 
 
+def with_context(model: Denoiser, context: torch.Tensor | None) -> Denoiser:
+    """The model with the video context frames bound (the model itself when there are none)."""
+    if context is None:
+        return model
+
+    def bound(
+        x_t: torch.Tensor, gamma: torch.Tensor, labels: torch.Tensor | None, prev: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return model(x_t, gamma, labels, prev, context=context)  # type: ignore[call-arg]
+
+    return bound
+
+
 def self_conditioning_latents(
     model: Denoiser,
     net_in: torch.Tensor,
@@ -100,12 +116,16 @@ def diffusion_loss(
     t: torch.Tensor | None = None,
     eps: torch.Tensor | None = None,
     noise: StepNoise | None = None,
+    context: torch.Tensor | None = None,
 ) -> LossOutput:
     """One self-conditioned training loss on data x0 (B, C, H, W) already in [-b, b].
 
     `noise` (from `draw_step_noise`, possibly a slice of a larger batch's) fixes every random
     choice; otherwise it is drawn here. `t` and `eps` override it (deterministic tests).
+    Video: x0 (B, F-k, C, H, W) are the frames to generate and `context` (B, k, C, H, W) the
+    given frames in [-b, b], passed to the model unchanged.
     """
+    model = with_context(model, context)
     if noise is None:
         noise = draw_step_noise(tuple(x0.shape), config, x0.device, generator, x0.dtype)
     t = noise.t if t is None else t

@@ -5,6 +5,7 @@ Shape legend used in comments throughout:
     p  patch size       N  interface tokens = (H/p)(W/p)
     L  latents m, counting the time token and the class token
     Dx interface width d_x                     Dz latent width d_z
+    F  frames per clip  k  given (context) frames  t  tubelet length (frames per 3-D patch)
 """
 
 from rin.model.rin import RIN, count_parameters

@@ -1,7 +1,7 @@
 """RIN: Recurrent Interface Network (Jabri, Fleet & Chen, ICML 2023), official name "TapeDenoiser".
 
-forward(x_t, gamma, labels, prev_latents):
-    X = LN(patchify(x_t)) + P_x                                  interface
+forward(x_t, gamma, labels, prev_latents, context):
+    X = LN(patchify(x_t)) + P_x                                  interface (video: rin.model.video)
     Z = [Z_init; time token(gamma); class token(label)]          latents
     Z = Z + LN0(Z' + FFN(LN(Z')))                                latent self-conditioning
     for each untied block: read, compute, write
@@ -18,6 +18,7 @@ from rin.configs.experiment import ModelConfig
 from rin.model.attention import FeedForward, layer_norm
 from rin.model.block import RINBlock
 from rin.model.embeddings import ClassToken, PatchEmbed, Readout, TimeToken, trunc_normal_table
+from rin.model.video import VideoInterface
 
 
 class LatentSelfConditioning(nn.Module):
@@ -47,14 +48,24 @@ class RIN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.patch_embed = PatchEmbed(c.image_size, c.channels, c.patch_size, c.interface_dim, c.pos_encoding)
+        # images: patch stem and readout; video: tubelet stem, context assembly and readout. Only the
+        # interface differs; latents, blocks and self-conditioning are shared.
+        self.patch_embed: PatchEmbed | None = None
+        self.readout: Readout | None = None
+        self.video: VideoInterface | None = None
+        if c.is_video:
+            self.video = VideoInterface(c)
+        else:
+            self.patch_embed = PatchEmbed(
+                c.image_size, c.channels, c.patch_size, c.interface_dim, c.pos_encoding
+            )
+            self.readout = Readout(c.image_size, c.channels, c.patch_size, c.interface_dim)
         num_learned = c.num_latents - c.num_conditioning_tokens
         self.latents = trunc_normal_table(num_learned, c.latent_dim)  # Z_init, shared over the batch
         self.time_token = TimeToken(c.latent_dim, c.time_scale)
         self.class_token = ClassToken(c.num_classes, c.latent_dim) if c.num_classes > 0 else None
         self.self_cond = LatentSelfConditioning(c)
         self.blocks = nn.ModuleList(RINBlock(c) for _ in range(c.num_blocks))  # untied
-        self.readout = Readout(c.image_size, c.channels, c.patch_size, c.interface_dim)
 
     def latent_shape(self, batch: int) -> tuple[int, int, int]:
         """Shape of the latents this model returns and accepts as `prev_latents`."""
@@ -76,24 +87,22 @@ class RIN(nn.Module):
         gamma: torch.Tensor,
         labels: torch.Tensor | None = None,
         prev_latents: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One denoising pass.
 
         Args:
-            x_t: noisy images (B, C, H, W), already input-scaled/normalised by the caller.
+            x_t: noisy images (B, C, H, W), already input-scaled/normalised by the caller;
+                for video the noisy frames (B, F-k, C, H, W).
             gamma: noise level, signal variance alpha-bar in [0, 1], shape (B,).
             labels: class indices (B,) int64, or None (all-zero class code).
             prev_latents: latents (B, L, Dz) of the previous pass, or None for zeros.
+            context: video only: the k given (clean) frames (B, k, C, H, W); None when k = 0.
 
         Returns:
-            prediction (B, C, H, W) and the final latents (B, L, Dz) for the next pass.
+            prediction shaped like x_t and the final latents (B, L, Dz) for the next pass.
         """
-        c = self.config
-        if x_t.dim() != 4 or tuple(x_t.shape[1:]) != (c.channels, c.image_size, c.image_size):
-            raise ValueError(
-                f"RIN expects x_t of shape (B, {c.channels}, {c.image_size}, {c.image_size}), "
-                f"got {tuple(x_t.shape)}"
-            )
+        self._check_inputs(x_t, context)
         batch = x_t.shape[0]
         if gamma.shape != (batch,):
             raise ValueError(f"gamma must have shape ({batch},), got {tuple(gamma.shape)}")
@@ -103,12 +112,44 @@ class RIN(nn.Module):
             raise ValueError(
                 f"prev_latents must be {self.latent_shape(batch)}, got {tuple(prev_latents.shape)}"
             )
-        interface = self.patch_embed(x_t)  # (B, N, Dx)
+        if self.video is not None:
+            interface = self.video.tokenize(x_t, context)  # (B, N, Dx)
+        else:
+            assert self.patch_embed is not None
+            interface = self.patch_embed(x_t)  # (B, N, Dx)
         latents = self.initial_latents(x_t, gamma, labels)  # (B, L, Dz)
         latents = latents + self.self_cond(prev_latents)
         for block in self.blocks:
             interface, latents = block(interface, latents)
+        if self.video is not None:
+            return self.video.read_out(interface), latents  # (B, F-k, C, H, W), (B, L, Dz)
+        assert self.readout is not None
         return self.readout(interface), latents  # (B, C, H, W), (B, L, Dz)
+
+    def _check_inputs(self, x_t: torch.Tensor, context: torch.Tensor | None) -> None:
+        """One-line ValueErrors for x_t / context shapes that would otherwise fail deep inside."""
+        c = self.config
+        frame = (c.channels, c.image_size, c.image_size)
+        if not c.is_video:
+            if x_t.dim() != 4 or tuple(x_t.shape[1:]) != frame:
+                raise ValueError(
+                    f"RIN expects x_t of shape (B, {', '.join(map(str, frame))}), got {tuple(x_t.shape)}"
+                )
+            if context is not None:
+                raise ValueError("context frames were given to an image model (model.frames = 0)")
+            return
+        expected = (c.generated_frames, *frame)
+        if x_t.dim() != 5 or tuple(x_t.shape[1:]) != expected:
+            raise ValueError(
+                f"video RIN expects x_t (the noisy frames) of shape (B, {', '.join(map(str, expected))}), "
+                f"got {tuple(x_t.shape)}"
+            )
+        want = (x_t.shape[0], c.context_frames, *frame)
+        if c.context_frames == 0 and context is not None:
+            raise ValueError("context frames were given to a video model with model.context_frames = 0")
+        if c.context_frames > 0 and (context is None or tuple(context.shape) != want):
+            got = None if context is None else tuple(context.shape)
+            raise ValueError(f"video RIN expects context frames of shape {want}, got {got}")
 
 
 def count_parameters(module: nn.Module) -> int:

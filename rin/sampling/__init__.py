@@ -1,7 +1,7 @@
 """Reverse-process loops. Samplers take a `denoise(x_t, gamma) -> x0_hat` function, not a model."""
 
 from rin.sampling.denoiser import RINDenoiser
-from rin.sampling.generate import generate
+from rin.sampling.generate import generate, generate_continuation
 from rin.sampling.guidance import classifier_free_guidance
 from rin.sampling.noise import per_sample_generators, sample_seed
 from rin.sampling.samplers import DenoiseFn, ddim_step, ddpm_step, sample
@@ -14,6 +14,7 @@ __all__ = [
     "ddim_step",
     "ddpm_step",
     "generate",
+    "generate_continuation",
     "per_sample_generators",
     "sample",
     "sample_seed",

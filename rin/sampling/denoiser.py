@@ -29,6 +29,7 @@ class RINDenoiser:
         labels: torch.Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
         guidance: float = 0.0,
+        context: torch.Tensor | None = None,
     ) -> None:
         if guidance < 0:
             raise ValueError(f"guidance must be >= 0, got {guidance}")
@@ -40,6 +41,7 @@ class RINDenoiser:
         self.labels = labels
         self.autocast_dtype = autocast_dtype
         self.guidance = guidance
+        self.context = context  # video: the given frames (B, k, C, H, W) in [-b, b], closed over
         self.latents: torch.Tensor | None = None
         self.calls = 0
 
@@ -55,16 +57,19 @@ class RINDenoiser:
             if self.guidance > 0 and self.labels is not None:
                 batch = x_t.shape[0]
                 prev = None if self.latents is None else torch.cat([self.latents, self.latents])
+                extra = {} if self.context is None else {"context": torch.cat([self.context, self.context])}
                 both, latents = self.model(
                     torch.cat([net_in, net_in]),
                     torch.cat([gamma, gamma]),
                     with_null_labels(self.labels),
                     prev,
+                    **extra,
                 )  # (2B, ...): conditional half first
                 output = classifier_free_guidance(both[:batch].float(), both[batch:].float(), self.guidance)
                 latents = latents[:batch]
             else:
-                output, latents = self.model(net_in, gamma, self.labels, self.latents)
+                extra = {} if self.context is None else {"context": self.context}
+                output, latents = self.model(net_in, gamma, self.labels, self.latents, **extra)
         self.latents = latents
         self.calls += 1
         return to_x0(output.float(), x_t, gamma, self.prediction)

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from rin.configs.experiment import ExperimentConfig
-from rin.data import BatchStream, ImageSet, random_flip
+from rin.data import BatchStream, ClipSet, ImageSet, random_flip
 from rin.data.stream import ShardBatches, ShardStream, expand_shards, restore
 from rin.training.distributed import World, micro_batch_rows
 
@@ -29,7 +29,7 @@ _FLIP_STREAM = 0x0F12  # per-rank flip seeds of streamed batches, apart from Bat
 class MemoryBatches:
     """Rank `world.rank`'s rows of `BatchStream.batch(step)`."""
 
-    def __init__(self, data: ImageSet, config: ExperimentConfig, world: World) -> None:
+    def __init__(self, data: ImageSet | ClipSet, config: ExperimentConfig, world: World) -> None:
         tc = config.train
         self.stream = BatchStream(data, tc.batch_size, tc.seed, config.data.random_flip)
         self.rows = micro_batch_rows(world, 1, 0, tc.batch_size // world.size)

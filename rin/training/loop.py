@@ -12,7 +12,6 @@ resume and pruned to the newest `train.keep_checkpoints`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -28,11 +27,10 @@ from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
-from rin.data import ImageSet, load_dataset, save_grid, to_model_range
+from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_model_range
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
-from rin.sampling.generate import generate
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
@@ -50,6 +48,7 @@ from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training
+from rin.training.sample_grids import write_sample_grid
 from rin.training.sharded import save_sharded_checkpoint, shard_model
 
 
@@ -73,37 +72,12 @@ def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step * 7_919 + 12_345) % (2**63 - 1)
 
 
-def grid_labels(num: int, num_classes: int) -> torch.Tensor | None:
-    """Labels 0, 1, ..., K-1, 0, 1, ... so each grid column shows one class."""
-    return torch.arange(num) % num_classes if num_classes > 0 else None
-
-
-def write_sample_grid(
-    config: ExperimentConfig, ema: nn.Module, path: Path, device: torch.device, save: bool = True
-) -> Path:
-    """A PNG grid of EMA samples with the training config's sampler and `train.sample_steps`.
-
-    Under FSDP every rank runs the sampler (each forward gathers shards); only one saves."""
-    sampling = dataclasses.replace(config.sampling, steps=config.train.sample_steps)
-    num = config.train.num_samples
-    labels = grid_labels(num, config.model.num_classes)
-    generator = torch.Generator(device).manual_seed(config.train.seed)
-    shape = (config.model.channels, config.model.image_size, config.model.image_size)
-    images = generate(ema, shape, num, config.diffusion, sampling, labels, generator, device)
-    nrow = (
-        config.model.num_classes
-        if config.model.num_classes > 0 and num % config.model.num_classes == 0
-        else None
-    )
-    return save_grid(images.cpu(), path, nrow=nrow) if save else path
-
-
 def train(
     config: ExperimentConfig,
     run_dir: str | Path,
     resume: str | Path | None = None,
     device: torch.device | None = None,
-    data: ImageSet | None = None,
+    data: ImageSet | ClipSet | None = None,
     progress: bool = True,
     stop_after: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
@@ -125,7 +99,12 @@ def train(
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory
     if not streamed:
-        data = data if data is not None else load_dataset(config.data, config.model)
+        if data is None:
+            data = (
+                load_video_dataset(config.data, config.model)
+                if config.model.is_video
+                else load_dataset(config.data, config.model)
+            )
 
     sharded = tc.shard and world.distributed  # FSDP2; one process has nothing to shard
     if sharded and evaluate is not None and tc.eval_every > 0:
@@ -174,6 +153,7 @@ def train(
             torch.manual_seed(step_seed(tc.seed, step))  # t, eps, self-cond mask, dropout, drop-path
             images, labels = batches.batch(step)  # this rank's rows
             x0 = to_model_range(images, config.diffusion.input_scale).to(device)  # (B / W, C, H, W)
+            given, x0 = split_context(x0, config.model.context_frames)  # video: given | generated frames
             labels_in = labels.to(device) if config.model.num_classes > 0 else None
             shape = (tc.batch_size, *x0.shape[1:])
             noise = draw_step_noise(shape, config.diffusion, device).select(
@@ -182,7 +162,7 @@ def train(
             lr = learning_rate(step, tc)
             set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
-            last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro)
+            last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro, given)
             grad_norm = float(gradient_norm(model, tc.grad_clip))
             fault = nonfinite_term(last_loss, grad_norm, model)
             done = step + 1
@@ -259,6 +239,13 @@ def train(
     return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint, None, skipped)
 
 
+def split_context(x: torch.Tensor, context_frames: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Images: (None, x). Clips (B, F, C, H, W): (the first k frames or None, the other F-k)."""
+    if x.dim() != 5 or context_frames == 0:
+        return None, x
+    return x[:, :context_frames], x[:, context_frames:]  # (B, k, C, H, W), (B, F-k, C, H, W)
+
+
 def _accumulate(
     net: nn.Module,
     x0: torch.Tensor,
@@ -267,6 +254,7 @@ def _accumulate(
     config: ExperimentConfig,
     world: World,
     micro: int,
+    given: torch.Tensor | None = None,
 ) -> float:
     """Backward over this rank's micro-batches; returns the global mean loss.
 
@@ -288,7 +276,8 @@ def _accumulate(
         with context:
             with autocast:
                 out = diffusion_loss(net, x0[rows], labels[rows] if labels is not None else None,
-                                     config.diffusion, noise=noise.select(rows.start, rows.stop))  # fmt: skip
+                                     config.diffusion, noise=noise.select(rows.start, rows.stop),
+                                     context=given[rows] if given is not None else None)  # fmt: skip
             (out.loss / accum).backward()
         total += out.loss.detach() / accum
     if world.distributed:

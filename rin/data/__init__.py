@@ -2,6 +2,7 @@
 
 Loaders return an `ImageSet` (uint8 images + int64 labels): the embedded MNIST 5k digits
 (`mnist`), CIFAR-10 WebDataset shards (`cifar10`) or a class-folder tree (`folder`).
+`load_video_clips` reads clips from a folder of videos or frame folders (`video_folder`).
 `load_dataset` picks one from a `DataConfig` and checks it fits the model. `BatchStream`
 turns a set into batches that depend only on (seed, step), so resumed runs are exact.
 """
@@ -16,6 +17,7 @@ from rin.data.imageset import ImageSet
 from rin.data.loader import BatchStream
 from rin.data.mnist import load_mnist
 from rin.data.transforms import random_flip, to_model_range, to_unit_range
+from rin.data.video_folder import VideoClipSet, load_video_clips
 from rin.errors import DataError
 
 __all__ = [
@@ -23,10 +25,12 @@ __all__ = [
     "BatchStream",
     "DataError",
     "ImageSet",
+    "VideoClipSet",
     "load_cifar10_shards",
     "load_dataset",
     "load_image_folder",
     "load_mnist",
+    "load_video_clips",
     "make_grid",
     "random_flip",
     "save_grid",

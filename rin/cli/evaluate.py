@@ -117,7 +117,7 @@ def _load_real(args: argparse.Namespace) -> tuple[np.ndarray | torch.Tensor, str
         settings = (
             f"{args.frames} frames, stride {args.frame_stride}, {args.clip_starts} starts, seed {args.seed}"
         )
-        return clips.videos, f"video-folder {args.data} ({len(clips)} clips; {settings})"
+        return clips.clips, f"video-folder {args.data} ({len(clips)} clips; {settings})"
     data = _load_images(args)
     return data.images, f"{args.dataset} {args.split} {args.data} ({len(data)} images)"
 

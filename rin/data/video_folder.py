@@ -38,9 +38,13 @@ ClipStarts = Literal["random", "even"]
 
 @dataclass
 class VideoClipSet:
-    """Clips, their class labels and where each came from, all in memory."""
+    """Clips, their class labels and where each came from, all in memory.
 
-    videos: torch.Tensor  # uint8 (N, F, C, H, W), C in {1, 3}
+    Field names follow the video branch's `ClipSet` (clips, labels, class_names, skipped,
+    skipped_items), so one can replace the other once both are merged.
+    """
+
+    clips: torch.Tensor  # uint8 (N, F, C, H, W), C in {1, 3}
     labels: torch.Tensor  # int64 (N,)
     class_names: list[str]
     sources: list[str]  # "path@start" for each clip
@@ -48,7 +52,7 @@ class VideoClipSet:
     skipped_items: list[str] = field(default_factory=list)  # "path: reason", one per skip
 
     def __len__(self) -> int:
-        return int(self.videos.shape[0])
+        return int(self.clips.shape[0])
 
 
 def _natural_key(path: Path) -> list[int | str]:

@@ -37,9 +37,9 @@ def test_frame_folder_clips_follow_length_stride_and_natural_order(tmp_path: Pat
     clips = load_video_clips(
         tmp_path, 3, 8, channels=1, frame_stride=2, clips_per_video=3, clip_starts="even"
     )
-    assert clips.videos.shape == (3, 3, 1, 8, 8) and clips.videos.dtype == torch.uint8
+    assert clips.clips.shape == (3, 3, 1, 8, 8) and clips.clips.dtype == torch.uint8
     # starts spread over 0..7 (the last start whose clip fits): 0, round(3.5) = 4, 7
-    assert [_indices(c) for c in clips.videos] == [[0, 2, 4], [4, 6, 8], [7, 9, 11]]
+    assert [_indices(c) for c in clips.clips] == [[0, 2, 4], [4, 6, 8], [7, 9, 11]]
     assert clips.sources[1].endswith("v@4") and clips.skipped == 0
 
 
@@ -49,10 +49,10 @@ def test_random_starts_are_seeded_and_in_range(tmp_path: Path) -> None:
 
     def starts(seed: int) -> list[int]:
         clips = load_video_clips(tmp_path, 4, 8, channels=1, clips_per_video=6, seed=seed)
-        for clip in clips.videos:
+        for clip in clips.clips:
             first = _indices(clip)[0]
             assert _indices(clip) == list(range(first, first + 4)) and 0 <= first <= 16
-        return [_indices(clip)[0] for clip in clips.videos]
+        return [_indices(clip)[0] for clip in clips.clips]
 
     assert starts(0) == starts(0)
     assert starts(0) != starts(1)
@@ -70,8 +70,8 @@ def test_class_folders_give_labels_and_crop_resize_to_rgb(tmp_path: Path) -> Non
     assert find_videos(tmp_path)[0] == ["jump", "run"]
     clips = load_video_clips(tmp_path, 2, 4, clip_starts="even")
     assert clips.class_names == ["jump", "run"] and clips.labels.tolist() == [0, 1]
-    assert clips.videos.shape == (2, 2, 3, 4, 4)
-    assert clips.videos[0].unique().tolist() == [101] and clips.videos[1].unique().tolist() == [100]
+    assert clips.clips.shape == (2, 2, 3, 4, 4)
+    assert clips.clips[0].unique().tolist() == [101] and clips.clips[1].unique().tolist() == [100]
 
 
 def test_corrupt_and_short_videos_are_skipped_and_counted(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_mp4_files_decode_and_a_corrupt_one_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
     with pytest.warns(UserWarning, match="broken.mp4"):
         clips = load_video_clips(tmp_path, 8, 16, clip_starts="even")
-    assert clips.videos.shape == (1, 8, 3, 16, 16) and clips.skipped == 1
-    brightness = clips.videos[0].float().mean(dim=(1, 2, 3))
+    assert clips.clips.shape == (1, 8, 3, 16, 16) and clips.skipped == 1
+    brightness = clips.clips[0].float().mean(dim=(1, 2, 3))
     assert torch.all(brightness.diff() > 10)  # lossy codec, but the 20-level steps survive in order
     assert abs(float(brightness[0]) - 0) < 8 and abs(float(brightness[-1]) - 140) < 8

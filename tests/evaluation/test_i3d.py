@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from rin.errors import EvaluationError, RinError
 from rin.evaluation.frechet import frechet_distance
-from rin.evaluation.i3d import InceptionI3d, _pad_same, extract_video_features, load_i3d
+from rin.evaluation.i3d import InceptionI3d, _pad_same, extract_video_features, load_i3d, resize_frames
 
 SMALL = 32  # frames resized to 32x32 instead of 224x224: the same network, ~100x fewer operations
 
@@ -127,8 +127,22 @@ class _Stop(Exception):
     pass
 
 
+def test_tf1_resize_samples_source_at_dest_times_scale() -> None:
+    """TF1 resize_bilinear: dest i reads source i * in/out (edge clamped); torch's half-pixel mode differs."""
+    row = torch.tensor([[[[0.0, 4.0]]]]).expand(1, 1, 2, 2)  # 2x2, columns 0 and 4
+    up = resize_frames(row, 4)[0, 0, 0]
+    torch.testing.assert_close(up, torch.tensor([0.0, 2.0, 4.0, 4.0]))  # sources 0, 0.5, 1, 1.5 -> clamped
+    assert not torch.allclose(resize_frames(row, 4, "torch")[0, 0, 0], up)
+    x = torch.rand(2, 3, 6, 6)
+    torch.testing.assert_close(resize_frames(x, 6), x)  # the identity at the same size
+    down = resize_frames(x, 3)  # 6 -> 3: sources 0, 2, 4 exactly, no blending
+    torch.testing.assert_close(down, x[:, :, ::2, ::2])
+    with pytest.raises(ValueError, match="tf1 or torch"):
+        resize_frames(x, 3, "area")  # type: ignore[arg-type]
+
+
 def test_input_is_resized_per_frame_and_scaled_to_minus_one_one() -> None:
-    """The first conv sees (N, 3, F, S, S): each frame bilinearly resized (half-pixel), in [-1, 1]."""
+    """The first conv sees (N, 3, F, S, S): each frame resized (TF1 bilinear), in [-1, 1]."""
     model = InceptionI3d(input_size=20).eval()
     seen = []
 
@@ -140,7 +154,7 @@ def test_input_is_resized_per_frame_and_scaled_to_minus_one_one() -> None:
     videos = torch.rand(2, 3, 3, 8, 8)
     with pytest.raises(_Stop):
         model(videos)
-    expected = 2.0 * F.interpolate(videos.flatten(0, 1), size=(20, 20), mode="bilinear") - 1.0
+    expected = 2.0 * resize_frames(videos.flatten(0, 1), 20) - 1.0
     torch.testing.assert_close(seen[0], expected.view(2, 3, 3, 20, 20).transpose(1, 2))
 
 

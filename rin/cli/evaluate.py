@@ -3,6 +3,9 @@
 rin evaluate stats --dataset cifar10 --data ../shared/data/cifar10 --out ref.npz [--extractor ...]
 rin evaluate --checkpoint runs/x --ref ref.npz [--num N] [--steps S]    # samples, then scores
 rin evaluate --samples samples.npz --ref ref.npz                          # scores an .npz (arr_0)
+rin evaluate stats --dataset video-folder --data DIR --frames 16 --extractor i3d --i3d-weights W --out r.npz
+rin evaluate --samples clips.npz --ref r.npz --extractor i3d --i3d-weights W   # FVD of (N, F, H, W, C) clips
+rin evaluate video-proxy --samples clips.npz --truth true.npz --context 5      # Moving MNIST proxies
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--extractor",
         default="inception",
-        choices=["inception", "cifar10-proxy", "digits"],
-        help="features: the standard FID Inception (default) or a labelled proxy classifier",
+        choices=["inception", "cifar10-proxy", "digits", "i3d"],
+        help="features: the standard FID Inception (default), a labelled proxy classifier, or i3d (FVD)",
     )
     parser.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
+    parser.add_argument("--i3d-weights", help="path of pytorch-i3d's rgb_imagenet.pt (for --extractor i3d)")
     parser.add_argument("--proxy-data", help="CIFAR-10 shards to train the cifar10-proxy on if not cached")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
@@ -51,14 +55,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
     sub = parser.add_subparsers(dest="evaluate_command")
     stats = sub.add_parser("stats", help="compute and cache reference statistics of a data set")
-    stats.add_argument("--data", required=True, help="CIFAR-10 shard dir/tar, image folder, or 'mnist'")
-    stats.add_argument("--dataset", choices=["cifar10", "folder", "mnist"], default="cifar10")
+    stats.add_argument(
+        "--data", required=True, help="CIFAR-10 shard dir/tar, image folder, 'mnist', video folder or .npz"
+    )
+    stats.add_argument(
+        "--dataset",
+        choices=["cifar10", "folder", "mnist", "video-folder", "npz"],
+        default="cifar10",
+        help="video-folder: clips of videos or frame folders; npz: uint8 arr_0 (N, [F,] H, W, C)",
+    )
     stats.add_argument("--split", default="train", help="train (default; as the paper's FID) or test")
-    stats.add_argument("--image-size", type=int, default=32, help="folder images are resized to this")
+    stats.add_argument(
+        "--image-size", type=int, default=32, help="folder images and video frames are resized to this"
+    )
     stats.add_argument("--channels", type=int, default=3, choices=[1, 3])
+    stats.add_argument("--frames", type=int, default=16, help="video-folder: frames per clip (FVD: 16)")
+    stats.add_argument("--frame-stride", type=int, default=1, help="video-folder: take every n-th frame")
+    stats.add_argument("--clips-per-video", type=int, default=1)
+    stats.add_argument("--clip-starts", choices=["random", "even"], default="random")
+    stats.add_argument("--max-videos", type=int, help="video-folder: read at most this many videos")
+    stats.add_argument("--seed", type=int, default=0, help="video-folder: seed of the random clip starts")
     stats.add_argument("--out", required=True, help="output .npz")
     _extractor_arguments(stats)
     stats.set_defaults(run=run_stats)
+    proxy = sub.add_parser("video-proxy", help="frame-prediction proxies of clips against the true future")
+    proxy.add_argument("--samples", required=True, help="generated clips: .npz, uint8 arr_0 (N, F, H, W, C)")
+    proxy.add_argument("--truth", required=True, help="the true clips, same layout and order")
+    proxy.add_argument(
+        "--context", type=int, required=True, help="conditioning frames at the start of each clip"
+    )
+    proxy.add_argument("--digits", action="store_true", help="add the per-frame digit-classifier distance")
+    proxy.set_defaults(run=run_video_proxy)
 
 
 def _load_images(args: argparse.Namespace) -> ImageSet:
@@ -71,17 +98,46 @@ def _load_images(args: argparse.Namespace) -> ImageSet:
     return load_image_folder(args.data, args.image_size, args.channels)
 
 
+def _load_real(args: argparse.Namespace) -> tuple[np.ndarray | torch.Tensor, str]:
+    """uint8 images (N, C, H, W) or clips (N, F, C, H, W) of the reference set, and a description."""
+    if args.dataset == "npz":
+        array = _read_samples(Path(args.data))
+        return _channels_first(
+            array
+        ), f"npz {args.data} ({len(array)} {'clips' if array.ndim == 5 else 'images'})"
+    if args.dataset == "video-folder":
+        from rin.data.video_folder import load_video_clips
+
+        clips = load_video_clips(
+            args.data, args.frames, args.image_size, args.channels, args.frame_stride,
+            args.clips_per_video, args.clip_starts, args.seed, args.max_videos,
+        )  # fmt: skip
+        if clips.skipped:
+            print(f"skipped {clips.skipped} unreadable or short videos (first: {clips.skipped_items[0]})")
+        settings = (
+            f"{args.frames} frames, stride {args.frame_stride}, {args.clip_starts} starts, seed {args.seed}"
+        )
+        return clips.clips, f"video-folder {args.data} ({len(clips)} clips; {settings})"
+    data = _load_images(args)
+    return data.images, f"{args.dataset} {args.split} {args.data} ({len(data)} images)"
+
+
 def run_stats(args: argparse.Namespace) -> int:
     from rin.evaluation.extractors import get_extractor
     from rin.evaluation.reference import compute_reference, save_reference
 
-    data = _load_images(args)
+    device = resolve_device(args.device)
     extractor = get_extractor(args.extractor, args.inception_weights, args.proxy_data,
-                              resolve_device(args.device), not args.no_progress)  # fmt: skip
-    source = f"{args.dataset} {args.split} {args.data} ({len(data)} images)"
+                              device, not args.no_progress, args.i3d_weights)  # fmt: skip
+    real, source = _load_real(args)
+    if (real.ndim == 5) != extractor.video:
+        raise RinError(
+            f"--extractor {args.extractor} does not read {'clips' if real.ndim == 5 else 'images'}"
+        )
     stats = compute_reference(
-        data.images, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id
-    )
+        real, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id,
+        batch_size=16 if extractor.video else 500,
+    )  # fmt: skip
     save_reference(args.out, stats)
     print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} images ({source})")
     return 0
@@ -90,6 +146,8 @@ def run_stats(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "evaluate_command", None) == "stats":  # pragma: no cover - dispatched by argparse
         return run_stats(args)
+    if getattr(args, "evaluate_command", None) == "video-proxy":  # pragma: no cover - as above
+        return run_video_proxy(args)
     if args.ref is None:
         raise RinError("rin evaluate needs --ref FILE.npz (make one with `rin evaluate stats`)")
     if (args.checkpoint is None) == (args.samples is None):
@@ -100,8 +158,17 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     extractor = get_extractor(
-        args.extractor, args.inception_weights, args.proxy_data, device, not args.no_progress
+        args.extractor,
+        args.inception_weights,
+        args.proxy_data,
+        device,
+        not args.no_progress,
+        args.i3d_weights,
     )
+    if extractor.video and args.checkpoint is not None:
+        raise RinError(
+            "--extractor i3d scores clips: save a video model's samples as .npz and pass --samples"
+        )
     reference = load_reference(args.ref, extractor.name, expected_weights=extractor.weights_id)
     described: dict[str, object] = {}
     if args.samples is not None:
@@ -109,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         described["samples"] = args.samples
     else:
         images, described = _draw(args, device)
-    result = score_samples(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), reference, extractor)
+    result = score_samples(_channels_first(images), reference, extractor)
     result.update(described)
     _print(result)
     if "run_dir" in described:
@@ -121,14 +188,51 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_samples(path: Path) -> np.ndarray:
+    """uint8 arr_0 of an .npz: images (N, H, W, C) or clips (N, F, H, W, C), C in {1, 3}."""
     try:
         with np.load(path, allow_pickle=False) as data:
             images = data["arr_0"]
     except (OSError, ValueError, KeyError) as error:
         raise RinError(f"{path} is not an .npz with uint8 NHWC images under arr_0 ({error})") from None
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise RinError(f"{path}: arr_0 must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+    if images.dtype != np.uint8 or images.ndim not in (4, 5) or images.shape[-1] not in (1, 3):
+        raise RinError(
+            f"{path}: arr_0 must be uint8 (N, H, W, C) or (N, F, H, W, C), got {images.dtype} {images.shape}"
+        )
     return images
+
+
+def _channels_first(array: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) -> (N, C, H, W); clips (N, F, H, W, C) -> (N, F, C, H, W)."""
+    order = (0, 3, 1, 2) if array.ndim == 4 else (0, 1, 4, 2, 3)
+    return np.ascontiguousarray(array.transpose(order))
+
+
+def run_video_proxy(args: argparse.Namespace) -> int:
+    """Frame-prediction MSE/SSIM (and the copy-last baseline) of generated clips against the truth."""
+    from rin.evaluation.video_proxy import evaluate_frame_prediction
+
+    generated, truth = _read_samples(Path(args.samples)), _read_samples(Path(args.truth))
+    if generated.ndim != 5 or generated.shape != truth.shape:
+        raise RinError(
+            f"--samples {generated.shape} and --truth {truth.shape} must be clips (N, F, H, W, C) alike"
+        )
+    classifier = None
+    if args.digits:
+        from rin.evaluation.digits import load_or_train_digit_classifier
+
+        classifier = load_or_train_digit_classifier()
+    try:
+        result = evaluate_frame_prediction(
+            _channels_first(generated), _channels_first(truth), args.context, classifier
+        )
+    except ValueError as error:
+        raise RinError(str(error)) from None
+    print(f"proxy MSE {result['proxy_mse']:.5f} (copy-last baseline {result['proxy_copy_last_mse']:.5f})")
+    print(f"proxy SSIM {result['proxy_ssim']:.4f} (copy-last baseline {result['proxy_copy_last_ssim']:.4f})")
+    if classifier is not None:
+        print(f"{result['proxy_digit_frame_label']}: {result['proxy_digit_frame_frechet']:.4f}")
+    print(json.dumps(result, sort_keys=True))
+    return 0
 
 
 def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, dict[str, object]]:

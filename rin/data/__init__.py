@@ -3,7 +3,8 @@
 Loaders return an `ImageSet` (uint8 images + int64 labels): the embedded MNIST 5k digits
 (`mnist`), CIFAR-10 WebDataset shards (`cifar10`) or a class-folder tree (`folder`).
 Video models train on a `ClipSet` (uint8 clips), e.g. Moving MNIST generated from the same
-digits (`moving_mnist`). `load_dataset` / `load_video_dataset` pick one from a `DataConfig` and
+digits (`moving_mnist`); `load_video_clips` reads clips from a folder of videos or frame folders
+(`video_folder`). `load_dataset` / `load_video_dataset` pick one from a `DataConfig` and
 check it fits the model. `BatchStream` turns a set into batches that depend only on (seed, step),
 so resumed runs are exact.
 """
@@ -20,6 +21,7 @@ from rin.data.loader import BatchStream
 from rin.data.mnist import load_mnist
 from rin.data.moving_mnist import moving_mnist
 from rin.data.transforms import random_flip, to_model_range, to_unit_range
+from rin.data.video_folder import VideoClipSet, load_video_clips
 from rin.data.video_grid import save_video_grid
 from rin.errors import DataError
 
@@ -29,11 +31,13 @@ __all__ = [
     "ClipSet",
     "DataError",
     "ImageSet",
+    "VideoClipSet",
     "load_cifar10_shards",
     "load_dataset",
     "load_video_dataset",
     "load_image_folder",
     "load_mnist",
+    "load_video_clips",
     "make_grid",
     "moving_mnist",
     "random_flip",

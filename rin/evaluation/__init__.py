@@ -6,6 +6,8 @@ the demo: `evaluate_digit_samples` reports conditional accuracy and the classifi
 Frechet distance of generated digits against held-out real ones.
 `cifar_proxy` holds a CIFAR-10 classifier the project trains itself: a labelled proxy for the
 FID Inception where its weights cannot be had (classifier-feature Frechet distance, not FID).
+`i3d` holds the Kinetics-400 I3D whose logits give FVD; `video_proxy` holds the Moving MNIST
+proxies (frame-prediction MSE/SSIM against the true future, per-frame digit features).
 """
 
 from rin.evaluation.cifar_proxy import EXTRACTOR_NAME as CIFAR_PROXY_EXTRACTOR_NAME
@@ -25,6 +27,7 @@ from rin.evaluation.digits import (
     train_digit_classifier,
 )
 from rin.evaluation.frechet import feature_statistics, frechet_distance, frechet_distance_from_statistics
+from rin.evaluation.i3d import InceptionI3d, extract_video_features, load_i3d
 from rin.evaluation.inception import (
     EXTRACTOR_NAME,
     WEIGHTS_FILE,
@@ -41,6 +44,7 @@ from rin.evaluation.reference import (
     load_reference,
     save_reference,
 )
+from rin.evaluation.video_proxy import evaluate_frame_prediction, frame_prediction_errors, ssim
 
 __all__ = [
     "CIFAR_PROXY_EXTRACTOR_NAME",
@@ -50,6 +54,7 @@ __all__ = [
     "CifarProxyClassifier",
     "DigitClassifier",
     "FIDInceptionV3",
+    "InceptionI3d",
     "ReferenceStats",
     "accuracy",
     "cifar_proxy_features",
@@ -57,19 +62,24 @@ __all__ = [
     "compute_reference",
     "default_cache_dir",
     "evaluate_digit_samples",
+    "evaluate_frame_prediction",
     "extract_features",
+    "extract_video_features",
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_from_statistics",
+    "frame_prediction_errors",
     "image_fingerprint",
     "inception_score",
     "kernel_inception_distance",
     "load_fid_inception",
+    "load_i3d",
     "load_or_train_cifar_proxy",
     "load_or_train_digit_classifier",
     "load_reference",
     "precision_recall",
     "save_reference",
+    "ssim",
     "train_cifar_proxy",
     "train_digit_classifier",
 ]

@@ -1,10 +1,12 @@
-"""Named feature extractors for `rin evaluate`: the standard FID Inception and two labelled proxies.
+"""Named feature extractors for `rin evaluate`: the standard FID Inception, I3D for FVD, two proxies.
 
 Only `inception` (the TF 2015-12-05 FID Inception) gives numbers comparable with papers, printed
 as FID and IS. The proxies (`cifar10-proxy`, `digits`) are small classifiers the project trains
 itself, for machines where the Inception weights cannot be had; their Frechet distance is printed
 as a "classifier-feature Frechet distance (proxy, not FID)". Every extractor carries a name and a
 weights id that reference statistics record, so statistics of one are never compared with another.
+`i3d` (the Kinetics-400 I3D, rin.evaluation.i3d) reads clips (B, F, C, H, W), not images: its
+400 logits are the features and the Frechet distance is printed as FVD.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from torch import nn
 
 from rin.errors import EvaluationError
 
-EXTRACTORS = ("inception", "cifar10-proxy", "digits")
+EXTRACTORS = ("inception", "cifar10-proxy", "digits", "i3d")
 
-# uint8 (B, C, H, W) -> (features (B, D) float64, logits (B, K) float64 or None)
+# uint8 (B, C, H, W), or (B, F, C, H, W) clips for video extractors
+# -> (features (B, D) float64, logits (B, K) float64 or None)
 FeatureFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
 
@@ -29,8 +32,10 @@ FeatureFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 class Extractor:
     name: str  # recorded in reference statistics
     weights_id: str  # which weights: checked against reference statistics
-    standard: bool  # True only for the FID Inception: then the numbers are FID and IS
+    standard: bool  # True for the FID Inception (numbers are FID and IS) and the FVD I3D
     features: FeatureFn
+    video: bool = False  # True: features of uint8 clips (B, F, C, H, W)
+    metric: str = "FID"  # the name of the Frechet distance when `standard`
 
 
 def weights_fingerprint(module: nn.Module) -> str:
@@ -48,6 +53,7 @@ def get_extractor(
     proxy_data: str | None = None,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    i3d_weights: str | None = None,
 ) -> Extractor:
     """Build the extractor `kind` (one of EXTRACTORS); weights are loaded (or trained) here."""
     if kind == "inception":
@@ -80,4 +86,14 @@ def get_extractor(
             return classifier_features(classifier, tensor).double().numpy(), None
 
         return Extractor("digits-classifier-v1", weights_fingerprint(classifier), False, digit_features)
+    if kind == "i3d":
+        from rin.evaluation.i3d import EXTRACTOR_NAME as I3D_NAME
+        from rin.evaluation.i3d import extract_video_features, load_i3d
+
+        i3d = load_i3d(i3d_weights, device=device)
+
+        def video_features(videos: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            return extract_video_features(i3d, videos, device=device)[1], None  # FVD uses the logits
+
+        return Extractor(I3D_NAME, i3d.weights_sha256 or "", True, video_features, video=True, metric="FVD")
     raise EvaluationError(f"unknown extractor {kind!r}: use one of {', '.join(EXTRACTORS)}")

@@ -267,30 +267,35 @@ def _download(target: Path, progress: bool) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _checked_state_dict(state: object, model: nn.Module, path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of `state` once every name, shape and dtype matches `model`; else name the first misfit."""
+def _checked_state_dict(
+    state: object, model: nn.Module, path: Path, what: str = "the FID Inception weights"
+) -> dict[str, torch.Tensor]:
+    """The tensors of `state` once every name, shape and dtype matches `model`; else name the first misfit.
+
+    `what` names the expected weights in the messages (the I3D loader shares this check).
+    """
     if not isinstance(state, Mapping):
-        raise EvaluationError(f"{path} holds a {type(state).__name__}, not a state dict of Inception weights")
+        raise EvaluationError(f"{path} holds a {type(state).__name__}, not a state dict of {what}")
     checked: dict[str, torch.Tensor] = {}
     for name, expected in model.state_dict().items():
         value = state.get(name)
         if value is None and name.endswith("num_batches_tracked"):
             value = expected  # training-only counter, absent from files saved by old torch versions
         if not isinstance(value, torch.Tensor):
-            raise EvaluationError(f"{path} is not the FID Inception weights: tensor {name!r} is missing")
+            raise EvaluationError(f"{path} is not {what}: tensor {name!r} is missing")
         if value.shape != expected.shape:
             raise EvaluationError(
-                f"{path} is not the FID Inception weights: tensor {name!r} has shape {tuple(value.shape)}, "
+                f"{path} is not {what}: tensor {name!r} has shape {tuple(value.shape)}, "
                 f"expected {tuple(expected.shape)}"
             )
         if value.is_floating_point() != expected.is_floating_point():
-            raise EvaluationError(f"{path} is not the FID Inception weights: {name!r} is {value.dtype}")
+            raise EvaluationError(f"{path} is not {what}: {name!r} is {value.dtype}")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise EvaluationError(f"{path} is corrupt: tensor {name!r} holds NaN or infinite values")
         checked[name] = value
     unexpected = [name for name in state if name not in checked]
     if unexpected:
-        raise EvaluationError(f"{path} is not the FID Inception weights: unexpected tensor {unexpected[0]!r}")
+        raise EvaluationError(f"{path} is not {what}: unexpected tensor {unexpected[0]!r}")
     return checked
 
 

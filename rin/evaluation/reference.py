@@ -57,7 +57,7 @@ class ReferenceStats:
 
 
 def _uint8_batches(images: Images, batch_size: int) -> Iterator[np.ndarray]:
-    """(B, C, H, W) uint8 numpy batches from an (N, C, H, W) array/tensor or an iterable of batches."""
+    """uint8 numpy batches (B, C, H, W), or clips (B, F, C, H, W), from one array/tensor or an iterable."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if isinstance(images, np.ndarray | torch.Tensor):
@@ -68,13 +68,16 @@ def _uint8_batches(images: Images, batch_size: int) -> Iterator[np.ndarray]:
         parts = images
     for part in parts:
         batch = part.detach().cpu().numpy() if isinstance(part, torch.Tensor) else np.asarray(part)
-        if batch.dtype != np.uint8 or batch.ndim != 4:
-            raise ValueError(f"expected uint8 (B, C, H, W) image batches, got {batch.dtype} {batch.shape}")
+        if batch.dtype != np.uint8 or batch.ndim not in (4, 5):
+            raise ValueError(
+                "expected uint8 (B, C, H, W) image or (B, F, C, H, W) clip batches, "
+                f"got {batch.dtype} {batch.shape}"
+            )
         yield batch
 
 
 class _Fingerprint:
-    """sha256 over 'CxHxW;' and the images' bytes in order: independent of how they are batched."""
+    """sha256 over 'CxHxW;' (clips: 'FxCxHxW;') and the bytes in order, however they are batched."""
 
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
@@ -124,9 +127,10 @@ def compute_reference(
     """Extract features of uint8 images and summarise them as ReferenceStats.
 
     Args:
-        images: uint8 (N, C, H, W) array or tensor, or an iterable of (B, C, H, W) uint8 batches.
+        images: uint8 (N, C, H, W) array or tensor, or an iterable of (B, C, H, W) uint8 batches;
+            video clips (N, F, C, H, W) likewise, for a video extractor such as I3D.
         extractor_name: recorded, and checked again by `load_reference`.
-        extractor_fn: maps a uint8 batch (B, C, H, W) to features (B, D).
+        extractor_fn: maps a uint8 batch (B, C, H, W) or (B, F, C, H, W) to features (B, D).
         source: a description of the images (data set, split, path), for people.
         weights_id: the extractor's weights (e.g. `FIDInceptionV3.weights_sha256`).
         batch_size: rows per extractor call when `images` is one array.

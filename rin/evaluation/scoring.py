@@ -22,7 +22,7 @@ PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
 def extract(
     extractor: Extractor, images: np.ndarray, batch_size: int = 250
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Features (and logits, if any) of uint8 (N, C, H, W) images, in batches."""
+    """Features (and logits, if any) of uint8 (N, C, H, W) images or (N, F, C, H, W) clips, in batches."""
     features, logits = [], []
     for start in range(0, len(images), batch_size):
         batch_features, batch_logits = extractor.features(images[start : start + batch_size])
@@ -35,12 +35,15 @@ def extract(
 def score_samples(
     samples: np.ndarray, reference: ReferenceStats, extractor: Extractor, batch_size: int = 250
 ) -> dict[str, Any]:
-    """FID (or the proxy distance), IS (standard extractor only), precision and recall.
+    """FID, FVD or the proxy distance, IS (standard image extractor only), precision and recall.
 
-    `samples` are uint8 (N, C, H, W) images, N >= 2.
+    `samples` are uint8 (N, C, H, W) images, or (N, F, C, H, W) clips for a video extractor; N >= 2.
     """
-    if samples.dtype != np.uint8 or samples.ndim != 4:
-        raise EvaluationError(f"samples must be uint8 (N, C, H, W), got {samples.dtype} {samples.shape}")
+    layout = "(N, F, C, H, W) clips" if extractor.video else "(N, C, H, W) images"
+    if samples.dtype != np.uint8 or samples.ndim != (5 if extractor.video else 4):
+        raise EvaluationError(
+            f"{extractor.name} scores uint8 {layout}, got {samples.dtype} {tuple(samples.shape)}"
+        )
     if reference.extractor != extractor.name:
         raise EvaluationError(
             f"reference statistics were made with {reference.extractor}, not {extractor.name}: "
@@ -52,7 +55,7 @@ def score_samples(
     precision, recall = precision_recall(reference.features.astype(np.float64), features, k=3)
     result: dict[str, Any] = {
         "extractor": extractor.name,
-        "metric": "FID" if extractor.standard else PROXY_LABEL,
+        "metric": extractor.metric if extractor.standard else PROXY_LABEL,
         "frechet": distance,
         "precision": precision,
         "recall": recall,

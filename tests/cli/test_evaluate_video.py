@@ -1,0 +1,113 @@
+"""`rin evaluate` for video: FVD statistics and scores with the I3D, and the frame-prediction proxies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rin.cli.main import main
+from rin.evaluation import i3d
+
+
+@pytest.fixture(autouse=True)
+def small_i3d(monkeypatch):
+    """Frames resized to 32x32 instead of 224x224: the same code path at a fraction of the cost."""
+    monkeypatch.setattr(i3d, "INPUT_SIZE", 32)
+
+
+@pytest.fixture(scope="module")
+def i3d_weights(tmp_path_factory):
+    """A weight file of the I3D architecture with random values (the real one is offline)."""
+    path = tmp_path_factory.mktemp("i3d") / "random-i3d.pt"
+    torch.manual_seed(0)
+    torch.save(i3d.InceptionI3d().state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def video_folder(tmp_path_factory):
+    """Five videos of 6 random grey 16x16 frames each, as frame folders."""
+    root = tmp_path_factory.mktemp("videos")
+    rng = np.random.default_rng(0)
+    for v in range(5):
+        (root / f"v{v}").mkdir()
+        for f in range(6):
+            pixels = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"v{v}" / f"{f}.png")  # 2-D uint8: mode L
+    return root
+
+
+def _clips(seed: int, n: int = 4) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 4, 16, 16, 1), dtype=np.uint8)
+
+
+def test_fvd_of_a_video_folder_reference_and_an_npz_of_clips(i3d_weights, video_folder, tmp_path, capsys):
+    """`stats --dataset video-folder --extractor i3d`, then scoring (N, F, H, W, C) clips: FVD, no IS."""
+    ref = tmp_path / "ref.npz"
+    weights = ["--extractor", "i3d", "--i3d-weights", str(i3d_weights), "--no-progress"]
+    source = ["--dataset", "video-folder", "--data", str(video_folder), "--frames", "4"]
+    size = ["--image-size", "16", "--channels", "1"]
+    code = main(["evaluate", "stats", *source, *size, "--out", str(ref), *weights])
+    assert code == 0
+    samples = tmp_path / "samples.npz"
+    np.savez(samples, arr_0=_clips(1))
+    capsys.readouterr()
+    assert main(["evaluate", "--samples", str(samples), "--ref", str(ref), *weights]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FVD: ") and "Inception Score" not in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["metric"] == "FVD" and result["extractor"] == i3d.EXTRACTOR_NAME
+    assert result["num_samples"] == 4 and result["num_reference"] == 5 and result["frechet"] > 0
+
+
+def test_fvd_of_clips_against_themselves_is_zero(i3d_weights, tmp_path, capsys):
+    """A reference from an .npz of clips scores those same clips at FVD 0."""
+    clips, ref = tmp_path / "clips.npz", tmp_path / "ref.npz"
+    np.savez(clips, arr_0=_clips(2, n=5))
+    weights = ["--extractor", "i3d", "--i3d-weights", str(i3d_weights), "--no-progress"]
+    assert (
+        main(["evaluate", "stats", "--dataset", "npz", "--data", str(clips), "--out", str(ref), *weights])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["evaluate", "--samples", str(clips), "--ref", str(ref), *weights]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["frechet"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_i3d_refusals_are_one_line(i3d_weights, tmp_path, capsys):
+    """No weights, images instead of clips, and --checkpoint with i3d each give a one-line error."""
+    images = tmp_path / "images.npz"
+    np.savez(images, arr_0=np.zeros((3, 16, 16, 1), dtype=np.uint8))
+    out = str(tmp_path / "ref.npz")
+    assert main(["evaluate", "stats", "--dataset", "npz", "--data", str(images), "--out", out,
+                 "--extractor", "i3d"]) == 2  # fmt: skip
+    assert main(["evaluate", "stats", "--dataset", "npz", "--data", str(images), "--out", out,
+                 "--extractor", "i3d", "--i3d-weights", str(i3d_weights)]) == 2  # fmt: skip
+    assert main(["evaluate", "--checkpoint", "run", "--ref", out, "--extractor", "i3d",
+                 "--i3d-weights", str(i3d_weights)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3
+    assert "rgb_imagenet.pt" in err[0] and "does not read images" in err[1] and "--samples" in err[2]
+
+
+def test_video_proxy_command(tmp_path, capsys):
+    """`evaluate video-proxy` prints MSE/SSIM with the copy-last baseline; the truth itself scores MSE 0."""
+    truth = np.zeros((2, 5, 16, 16, 1), dtype=np.uint8)
+    for t in range(5):
+        truth[:, t, 4:8, 2 * t : 2 * t + 4] = 255  # a square moving right
+    truth_file, samples = tmp_path / "truth.npz", tmp_path / "samples.npz"
+    np.savez(truth_file, arr_0=truth)
+    np.savez(samples, arr_0=truth)
+    assert main(["evaluate", "video-proxy", "--samples", str(samples), "--truth", str(truth_file),
+                 "--context", "2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert out.startswith("proxy MSE 0.00000") and result["proxy_copy_last_mse"] > 0
+    assert main(["evaluate", "video-proxy", "--samples", str(samples), "--truth", str(truth_file),
+                 "--context", "5"]) == 2  # fmt: skip
+    assert "context" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from rin.data import BatchStream, ImageSet, load_dataset, save_grid, to_model_ra
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
+from rin.model.precision import bf16_slowdown_warning
 from rin.sampling.generate import generate
 from rin.training.checkpoint import (
     find_checkpoint,
@@ -136,6 +138,12 @@ def train(
     net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
                                              broadcast_buffers=False)\
         if world.distributed else model  # fmt: skip
+    slow_bf16 = bf16_slowdown_warning(device) if tc.bf16 else None
+    if slow_bf16 is not None and world.is_main:
+        warnings.warn(slow_bf16, stacklevel=2)
+    if tc.compile:
+        # static shapes: one graph per (grad mode, prev_latents given or not); weights stay in `model`
+        net = torch.compile(net, dynamic=False)  # type: ignore[assignment]
 
     log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
     if log is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import warnings
 from pathlib import Path
 
 import torch
@@ -49,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=256, help="images per sampler batch (does not change the images)"
     )
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (static shapes)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(run=run)
@@ -57,6 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rin.data import save_grid
     from rin.model import RIN
+    from rin.model.precision import bf16_slowdown_warning
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     which = "model" if args.weights == "online" else "ema"  # the online weights are model.safetensors
     load_checkpoint_weights(model, checkpoint, which)  # safetensors, or DCP shards (--shard runs)
     model.to(device)
+    net: torch.nn.Module = torch.compile(model, dynamic=False) if args.compile else model  # type: ignore[assignment]
 
     k = config.model.num_classes
     labels = None
@@ -100,11 +104,12 @@ def run(args: argparse.Namespace) -> int:
 
     shape = (config.model.channels, config.model.image_size, config.model.image_size)
     dtype = torch.bfloat16 if args.bf16 else None
+    slow_bf16 = bf16_slowdown_warning(device) if args.bf16 else None
+    if slow_bf16 is not None:
+        warnings.warn(slow_bf16, stacklevel=1)
 
     def draw(num: int, batch_labels: torch.Tensor | None, generators: list[torch.Generator]) -> torch.Tensor:
-        return generate(
-            model, shape, num, config.diffusion, sampling, batch_labels, generators, device, dtype
-        )
+        return generate(net, shape, num, config.diffusion, sampling, batch_labels, generators, device, dtype)
 
     settings = {
         "checkpoint": str(checkpoint.resolve()),

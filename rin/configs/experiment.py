@@ -286,6 +286,8 @@ class TrainConfig:
     ema_decay: float = 0.9999
     grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the reference does not clip LAMB)
     bf16: bool = False  # bf16 autocast for the forward passes
+    # torch.compile the model for the training step (static shapes; sample grids stay eager)
+    compile: bool = False
     seed: int = 0
     log_every: int = 50  # steps between metrics-log lines
     sample_every: int = 0  # steps between EMA sample grids; 0 = only at the end

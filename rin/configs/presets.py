@@ -156,6 +156,9 @@ def mnist() -> ExperimentConfig:
     The class token alone is learned slowly in this budget (62% digit-classifier accuracy of the
     samples at 5k steps), so the preset trains with 10% label dropout and samples with
     classifier-free guidance w=2 (both in the official code, unused by RIN): 86% at 5k steps.
+    Sampling also uses the time difference td=3 of Bit Diffusion (in the official sampler, 0 in
+    RIN's configs): on the same 5k-step checkpoint, 500 samples, td 0/1/2/3 gave 84.8/89.0/90.6/
+    91.6% and Frechet distances 197/157/146/144 (strokes less speckled).
     """
     return ExperimentConfig(
         name="mnist",
@@ -168,7 +171,9 @@ def mnist() -> ExperimentConfig:
         diffusion=DiffusionConfig(
             schedule="sigmoid@-3,3,0.9", prediction="x0", self_cond_rate=0.9, cond_dropout=0.1
         ),
-        sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine", guidance=2.0),
+        sampling=SamplingConfig(
+            sampler="ddpm", steps=100, schedule="cosine", guidance=2.0, time_difference=3.0
+        ),
         data=DataConfig(dataset="mnist", random_flip=False),
         train=TrainConfig(
             steps=5000, batch_size=32, optimizer="adamw", lr=4e-3, weight_decay=0.01,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_mod
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
+from rin.model.precision import bf16_slowdown_warning
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
@@ -131,6 +133,12 @@ def train(
     net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
                                              broadcast_buffers=False)\
         if world.distributed and not sharded else model  # fmt: skip
+    slow_bf16 = bf16_slowdown_warning(device) if tc.bf16 else None
+    if slow_bf16 is not None and world.is_main:
+        warnings.warn(slow_bf16, stacklevel=2)
+    if tc.compile:
+        # static shapes: one graph per (grad mode, prev_latents given or not); weights stay in `model`
+        net = torch.compile(net, dynamic=False)  # type: ignore[assignment]
 
     log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
     if log is not None:

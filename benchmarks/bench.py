@@ -1,0 +1,315 @@
+"""One-run speed table: machine ceilings, rin and its peers, training and sampling, fp32 and bf16.
+
+Measures in ONE process on the same machine (peak memory in one short child process per model):
+fp32/bf16 matmul ceilings, then for each model its parameters, forward GFLOPs per image, the full
+training step (rin: self-conditioning pass 1 without gradient, pass 2 forward/backward, optimizer
+step; peers: their own step), one sampling step, model-FLOPs utilisation and peak memory; medians
+of interleaved repeats after warm-up. Then forward GFLOPs of the 64x64 and 128x128 presets against
+ADM-width U-Nets. Peers are optional (`pip install diffusers rin-pytorch`) and skipped if absent.
+
+    MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1099511627776 \\
+        python benchmarks/bench.py --json bench.json            # full table (~10 min on 2 cores)
+    python benchmarks/bench.py --quick                           # smoke test (< 1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from bench_measure import (
+    interleaved_medians,
+    matmul_ceiling,
+    peak_rss_mb,
+    reset_peak_rss,
+    rss_mb,
+)
+from bench_subjects import PeerMissing, Subject, build_subject, rin_forward_gflops, unet_forward_gflops
+
+from rin.model.precision import cpu_has_native_bf16
+
+SAMPLERS = {"DDPM 1000": 1000, "DDIM 100": 100, "DDIM 50": 50}
+GFLOPS_ROWS = ((32, "cifar10"), (64, "imagenet64"), (128, "imagenet128"))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["cifar10", "lucid-rin", "unet"],
+        help="rin presets and peers (lucid-rin = RIN-pytorch, unet = diffusers DDPM U-Net)",
+    )
+    parser.add_argument("--batch", type=int, default=32, help="training batch")
+    parser.add_argument("--sample-batch", type=int, default=64, help="sampling batch (batched sampler)")
+    parser.add_argument(
+        "--bf16",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="auto: measure bf16 autocast only where the CPU has native bf16 matmuls",
+    )
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: process CPU seconds (A/B checks on a busy machine, with --threads 1)",
+    )
+    parser.add_argument("--quick", action="store_true", help="batch 4, 2 repeats, no memory probes")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="rin config overrides")
+    parser.add_argument("--json", help="write everything measured to this JSON file")
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)  # internal: child process mode
+    parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.batch, args.sample_batch, args.repeats, args.no_memory = 4, 4, 2, True
+    return args
+
+
+def memory_probe(args: argparse.Namespace) -> None:
+    """Child process: peak resident memory of one model's training and sampling steps."""
+    subject = build_subject(args.memory_probe, args.batch, args.sample_batch, args.overrides)
+    bf16 = args.precision == "bf16"
+    # sampling first: freed memory stays in the heap (allocator settings), so the training peak
+    # would hide the sampling one; the training peak includes everything before it
+    before = rss_mb()
+    reset_peak_rss()
+    subject.sample_step(bf16)
+    sample_peak = peak_rss_mb()
+    subject.train_step(bf16)
+    subject.train_step(bf16)
+    result = {
+        "rss_before_mb": round(before, 1),
+        "sample_peak_mb": round(sample_peak, 1),
+        "train_peak_mb": round(peak_rss_mb(), 1),
+    }
+    print(json.dumps(result))
+
+
+def run_memory_probe(name: str, precision: str, args: argparse.Namespace) -> dict | None:
+    command = [
+        sys.executable,
+        __file__,
+        "--memory-probe",
+        name,
+        "--precision",
+        precision,
+        "--batch",
+        str(args.batch),
+        "--sample-batch",
+        str(args.sample_batch),
+        *[f"--set={o}" for o in args.overrides],
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if done.returncode == 0 and lines else None
+
+
+def markdown(rows: list[dict], keys: list[str]) -> str:
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def measure_models(
+    subjects: list[Subject], precisions: list[str], ceilings: dict, args: argparse.Namespace
+) -> list[dict]:
+    rows = []
+    flops = {s.name: (s.forward_gflops(), s.train_gflops()) for s in subjects}
+    for precision in precisions:
+        bf16 = precision == "bf16"
+        print(f"timing training steps ({precision}) ...", flush=True)
+        train = interleaved_medians(
+            {s.name: (lambda s=s, b=bf16: s.train_step(b)) for s in subjects},
+            args.warmup,
+            args.repeats,
+            args.clock,
+        )
+        print(f"timing sampling steps ({precision}) ...", flush=True)
+        sample = interleaved_medians(
+            {s.name: (lambda s=s, b=bf16: s.sample_step(b)) for s in subjects},
+            args.warmup,
+            args.repeats,
+            args.clock,
+        )
+        for s in subjects:
+            fwd, per_train = flops[s.name]
+            train_ips = s.train_batch / train[s.name]
+            sample_ips = s.sample_batch / sample[s.name]
+            ceiling = ceilings[precision]
+            row = {
+                "model": s.name,
+                "precision": precision,
+                "params_M": round(s.params / 1e6, 2),
+                "fwd_GFLOPs_img": round(fwd, 3),
+                "train_GFLOPs_img": round(per_train, 3),
+                "train_img_s": round(train_ips, 2),
+                "train_MFU_%": round(100 * per_train * train_ips / ceiling, 1),
+                "sample_img_steps_s": round(sample_ips, 2),
+                "sample_MFU_%": round(100 * fwd * sample_ips / ceiling, 1),
+            }
+            for label, steps in SAMPLERS.items():
+                row[f"{label} img/s"] = round(sample_ips / steps, 4)
+            if not args.no_memory:
+                memory = run_memory_probe(s.key, precision, args)
+                row["train_peak_MB"] = memory["train_peak_mb"] if memory else "n/a"
+                row["sample_peak_MB"] = memory["sample_peak_mb"] if memory else "n/a"
+            rows.append(row)
+    return rows
+
+
+def gflops_rows() -> list[dict]:
+    """Forward GFLOPs per image of rin presets against U-Nets at 32, 64 and 128 (no timing)."""
+    rows = []
+    for resolution, preset in GFLOPS_ROWS:
+        params, gflops = rin_forward_gflops(preset)
+        row: dict = {
+            "resolution": resolution,
+            "rin preset": preset,
+            "rin params_M": round(params / 1e6, 1),
+            "rin fwd GFLOPs": round(gflops, 2),
+        }
+        try:
+            name, u_params, u_gflops = unet_forward_gflops(resolution)
+        except PeerMissing as error:
+            row["U-Net"] = f"skipped: {error}"
+        else:
+            row.update(
+                {
+                    "U-Net": name,
+                    "U-Net params_M": round(u_params / 1e6, 1),
+                    "U-Net fwd GFLOPs": round(u_gflops, 2),
+                    "U-Net / rin GFLOPs": round(u_gflops / gflops, 2),
+                }
+            )
+        rows.append(row)
+    return rows
+
+
+def ratios(rows: list[dict]) -> list[str]:
+    """The issue's target ratios, computed from this run's rows."""
+    get = {(r["model"], r["precision"]): r for r in rows}
+    lines = []
+    rin = next((r["model"] for r in rows if r["model"].startswith("rin ")), None)
+    for precision in ("fp32", "bf16"):
+        ours = get.get((rin, precision))
+        if ours is None:
+            continue
+        lucid = get.get(("RIN-pytorch (mapped cifar10)", precision))
+        unet = get.get(("UNet2DModel (DDPM cifar10)", precision))
+        if lucid:
+            lines.append(
+                f"{precision}: {rin} / RIN-pytorch training img/s = "
+                f"{ours['train_img_s'] / lucid['train_img_s']:.2f}x (target >= 1.5x)"
+            )
+        if unet:
+            lines.append(
+                f"{precision}: {rin} / U-Net sampling img/s per step = "
+                f"{ours['sample_img_steps_s'] / unet['sample_img_steps_s']:.2f}x (target >= 1.5x)"
+            )
+        lines.append(f"{precision}: {rin} training MFU = {ours['train_MFU_%']}% (target >= 70% in fp32)")
+    if (rin, "bf16") in get and (rin, "fp32") in get:
+        speedup = get[(rin, "bf16")]["train_img_s"] / get[(rin, "fp32")]["train_img_s"]
+        lines.append(f"bf16 / fp32 training img/s of {rin} = {speedup:.2f}x (target >= 1.5x)")
+    return lines
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        memory_probe(args)
+        return
+    native = cpu_has_native_bf16()
+    env = {
+        k: os.environ.get(k, "") for k in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")
+    }
+    machine = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16_matmul": native,
+        "allocator_env": env,
+        "batch": args.batch,
+        "sample_batch": args.sample_batch,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "clock": args.clock,
+    }
+    print("machine:", json.dumps(machine))
+    if not env["MALLOC_MMAP_MAX_"]:
+        print(
+            "warning: MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1099511627776 not set; timings swing 20-30%"
+        )
+    precisions = ["fp32"]
+    if args.bf16 == "on" or (args.bf16 == "auto" and native):
+        precisions.append("bf16")
+    elif args.bf16 == "auto":
+        print(
+            "bf16 skipped: this CPU has no native bf16 matmul (AVX-512 BF16 or AMX), so autocast runs "
+            "a fallback ~10x slower than fp32; --bf16 on measures it anyway"
+        )
+    repeats = 1 if args.quick else 7
+    ceilings_all = {
+        p: matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats) for p in precisions
+    }
+    ceilings = {p: max(v.values()) for p, v in ceilings_all.items()}
+    print("matmul ceilings GFLOP/s:", json.dumps({p: round(v, 1) for p, v in ceilings.items()}), flush=True)
+    subjects = []
+    for name in args.models:
+        try:
+            subjects.append(build_subject(name, args.batch, args.sample_batch, args.overrides))
+        except PeerMissing as error:
+            print(f"skipped {name}: {error}")
+    for s in subjects:
+        for note in s.notes:
+            print(note)
+    rows = measure_models(subjects, precisions, ceilings, args)
+    # the ceiling again after the models: a slow phase of a shared machine during the first
+    # measurement would otherwise inflate every MFU; the best of the two is the ceiling
+    again = {
+        p: max(matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats).values())
+        for p in precisions
+    }
+    if any(again[p] > ceilings[p] for p in precisions):
+        for row in rows:
+            scale = ceilings[row["precision"]] / max(again[row["precision"]], ceilings[row["precision"]])
+            row["train_MFU_%"] = round(row["train_MFU_%"] * scale, 1)
+            row["sample_MFU_%"] = round(row["sample_MFU_%"] * scale, 1)
+        ceilings = {p: max(ceilings[p], again[p]) for p in precisions}
+        print(
+            "matmul ceilings GFLOP/s (best of before/after):",
+            json.dumps({p: round(v, 1) for p, v in ceilings.items()}),
+        )
+    keys = list(rows[0]) if rows else []
+    print()
+    print(markdown(rows, keys))
+    flops_table = gflops_rows()
+    print()
+    print(markdown(flops_table, list(flops_table[0])))
+    print()
+    summary = ratios(rows)
+    for line in summary:
+        print("- " + line)
+    if args.json:
+        result = {
+            "machine": machine,
+            "ceilings_gflops": ceilings_all,
+            "ceilings_used": ceilings,
+            "models": rows,
+            "gflops_by_resolution": flops_table,
+            "ratios": summary,
+        }
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

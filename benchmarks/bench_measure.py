@@ -1,0 +1,96 @@
+"""Measuring helpers for `bench.py`: interleaved medians, matmul ceilings, FLOP counts, peak memory.
+
+Everything here is model-agnostic; `bench_subjects.py` builds the models.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+Step = Callable[[], object]
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def interleaved_medians(
+    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall"
+) -> dict[str, float]:
+    """Median seconds of each step, timing them round-robin (A B C A B C ...) after warm-up.
+
+    Interleaving spreads slow phases of a shared machine over all candidates instead of
+    penalising whichever happened to run during them. `clock="cpu"` times process CPU seconds
+    instead of wall seconds: with one thread it measures the work itself, whatever else runs on
+    the machine (use it for A/B decisions on a busy machine, never for the reported images/s).
+    """
+    now = CLOCKS[clock]
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = now()
+            step()
+            times[name].append(now() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def matmul_ceiling(dtype: torch.dtype, repeats: int) -> dict[str, float]:
+    """Best median GFLOP/s of a few large GEMMs (both operand layouts nn.Linear uses), in `dtype`."""
+    best: dict[str, float] = {}
+    for m, k, n in ((4096, 1024, 1024), (2048, 2048, 2048)):
+        a = torch.randn(m, k, dtype=dtype)
+        b = torch.randn(k, n, dtype=dtype)
+        bt = torch.randn(n, k, dtype=dtype)
+        layouts: dict[str, Step] = {
+            "nn": lambda a=a, b=b: a @ b,  # type: ignore[misc]
+            "nt": lambda a=a, bt=bt: a @ bt.t(),  # type: ignore[misc]
+        }
+        medians = interleaved_medians(layouts, warmup=1, repeats=repeats)
+        for layout, seconds in medians.items():
+            key = f"{m}x{k}x{n} {layout}"
+            best[key] = 2.0 * m * k * n / seconds / 1e9
+    return best
+
+
+def count_flops(fn: Step) -> int:
+    """FLOPs of `fn()` (forward and, if it runs one, backward) by torch's flop counter.
+
+    The math SDPA backend is forced: the counter sees the fused CPU attention kernel as 0 FLOPs.
+    """
+    counter = FlopCounterMode(display=False)
+    with sdpa_kernel(SDPBackend.MATH), counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's resident-set high-water mark (VmHWM) of this process (Linux only)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    return _status_kb("VmHWM") / 1024.0
+
+
+def rss_mb() -> float:
+    return _status_kb("VmRSS") / 1024.0

@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(TORCH_VERSION)
 export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 1099511627776
 
-.PHONY: demo test lint style install clean
+.PHONY: demo test lint style install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check rin tests benchmarks
 	$(BIN)/ruff format --check rin tests benchmarks
 	$(BIN)/mypy rin
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --json bench.json
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --durations=10 -q

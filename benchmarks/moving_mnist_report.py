@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint directory")
     parser.add_argument("--num", type=int, default=64, help="held-out clips")
     parser.add_argument("--steps", type=int, help="sampler steps (default: the config's)")
+    parser.add_argument("--time-difference", type=float, help="sampler td (default: the config's)")
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="sampler (default: the config's)")
     parser.add_argument("--seed", type=int, default=0, help="sampler seed")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
@@ -51,9 +53,8 @@ def main() -> None:
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
-    sampling = (
-        config.sampling if args.steps is None else dataclasses.replace(config.sampling, steps=args.steps)
-    )
+    chosen = {"steps": args.steps, "sampler": args.sampler, "time_difference": args.time_difference}
+    sampling = dataclasses.replace(config.sampling, **{k: v for k, v in chosen.items() if v is not None})
     model = RIN(config.model)
     load_weights(model, checkpoint / "ema.safetensors")
     held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=args.num), config.model, "test")
@@ -78,7 +79,7 @@ def main() -> None:
     report = {
         "checkpoint": str(checkpoint),
         "held_out_clips": args.num,
-        "sampler": f"{sampling.sampler} {sampling.steps} steps, seed {args.seed}",
+        "sampler": f"{sampling.sampler} {sampling.steps} steps, td {sampling.time_difference}, seed {args.seed}",
         "mse_sample": round(sample_mse, 5),
         "mse_copy_last_frame": round(copy_mse, 5),
         "mse_blank_frames": round(blank_mse, 5),

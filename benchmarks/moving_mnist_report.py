@@ -79,7 +79,8 @@ def main() -> None:
     report = {
         "checkpoint": str(checkpoint),
         "held_out_clips": args.num,
-        "sampler": f"{sampling.sampler} {sampling.steps} steps, td {sampling.time_difference}, seed {args.seed}",
+        "sampler": f"{sampling.sampler} {sampling.steps} steps, td {sampling.time_difference}, "
+        f"seed {args.seed}",
         "mse_sample": round(sample_mse, 5),
         "mse_copy_last_frame": round(copy_mse, 5),
         "mse_blank_frames": round(blank_mse, 5),

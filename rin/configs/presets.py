@@ -223,7 +223,9 @@ def moving_mnist() -> ExperimentConfig:
     are the standard 64x64 Moving MNIST area-downsampled to 32x32; 10 frames in 2x4x4 tubelets
     give 320 tokens, and with 5 given frames one tubelet mixes a given and a generated frame, as
     in Kinetics-600's 5 -> 11. As in the `mnist` preset, the x0 target, AdamW and the PyTorch
-    attention init are used because they learn faster in short budgets.
+    attention init are used because they learn faster in short budgets. 8k steps take ~25 minutes
+    on 2 cores; sampling uses td=3 (Bit Diffusion's time difference, 0 in RIN's configs), which
+    lowered the frame MSE of 64 held-out continuations from 0.0467 to 0.0407 on that checkpoint.
     """
     return ExperimentConfig(
         name="moving-mnist",
@@ -234,10 +236,10 @@ def moving_mnist() -> ExperimentConfig:
             frames=10, context_frames=5, tubelet=2, conditioning="mask",
         ),
         diffusion=DiffusionConfig(schedule="sigmoid@-3,3,0.9", prediction="x0", self_cond_rate=0.9),
-        sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine"),
+        sampling=SamplingConfig(sampler="ddpm", steps=100, schedule="cosine", time_difference=3.0),
         data=DataConfig(dataset="moving_mnist", random_flip=False, num_clips=10_000),
         train=TrainConfig(
-            steps=5000, batch_size=16, optimizer="adamw", lr=2e-3, weight_decay=0.01,
+            steps=8000, batch_size=16, optimizer="adamw", lr=2e-3, weight_decay=0.01,
             warmup_steps=100, lr_schedule="cosine@0.8", ema_decay=0.998,
             checkpoint_every=500, sample_every=1000, num_samples=4, sample_steps=50,
         ),

@@ -235,8 +235,8 @@ class DataConfig:
     """Where training images come from."""
 
     # mnist, cifar10 and folder are held in memory; webdataset shards are streamed (data at scale);
-    # moving_mnist clips are generated from the embedded digits
-    dataset: Literal["mnist", "cifar10", "folder", "webdataset", "moving_mnist"] = "mnist"
+    # moving_mnist clips are generated from the embedded digits; video_folder reads videos or frame folders
+    dataset: Literal["mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder"] = "mnist"
     # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
     # a directory, glob, brace pattern or URLs, several joined by "::"
     path: str = ""
@@ -246,12 +246,14 @@ class DataConfig:
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
     on_mismatch: Literal["convert", "skip", "error"] = "convert"
     workers: int = 2  # DataLoader worker processes per rank for data.dataset=webdataset (0: in-process)
-    num_clips: int = 10_000  # moving_mnist: clips generated for the training set (seeded by train.seed)
+    # moving_mnist: clips generated for the training set; video_folder: held-out clips kept for grids
+    num_clips: int = 10_000
 
     def __post_init__(self) -> None:
         _check(
-            self.dataset in ("mnist", "cifar10", "folder", "webdataset", "moving_mnist"),
-            f"data.dataset must be mnist, cifar10, folder, webdataset or moving_mnist, got {self.dataset!r}",
+            self.dataset in ("mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder"),
+            "data.dataset must be mnist, cifar10, folder, webdataset, moving_mnist or video_folder, "
+            f"got {self.dataset!r}",
         )
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
         _check(self.num_clips >= 1, f"data.num_clips must be >= 1, got {self.num_clips}")
@@ -356,7 +358,7 @@ class ExperimentConfig:
         )
         _check(
             not (self.model.is_video and self.data.dataset == "webdataset"),
-            "data.dataset=webdataset streams images; a video model (model.frames > 0) needs moving_mnist",
+            "data.dataset=webdataset streams images; a video model needs moving_mnist or video_folder",
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -204,7 +204,7 @@ def kinetics600() -> ExperimentConfig:
         ),
         diffusion=DiffusionConfig(schedule="sigmoid@-3,3,1.1", prediction="eps", self_cond_rate=0.9),
         sampling=SamplingConfig(sampler="ddpm", steps=1000, schedule="cosine"),
-        data=DataConfig(dataset="folder", random_flip=True),
+        data=DataConfig(dataset="video_folder", random_flip=True),  # --data: Kinetics clips as videos
         train=TrainConfig(
             steps=300_000, batch_size=1024, optimizer="lamb", lr=1e-3, weight_decay=0.01,
             warmup_steps=10_000, lr_schedule="cosine@0.7", ema_decay=0.9999,

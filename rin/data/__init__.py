@@ -54,10 +54,24 @@ MOVING_MNIST_SEEDS = {"train": 0, "test": 1}  # held-out clips: other digits and
 
 
 def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ClipSet:
-    """The clip data set `data` names, checked against the video `model`."""
+    """The clip data set `data` names, checked against the video `model`.
+
+    `video_folder` reads `data.path` (videos or frame folders; `split` is ignored, as for image
+    folders) and, for held-out uses, keeps the first `data.num_clips` clips."""
+    if data.dataset == "video_folder":
+        if not data.path:
+            raise DataError(
+                "data.dataset=video_folder needs --data PATH (a folder of videos or frame folders)"
+            )
+        found = load_video_clips(data.path, model.frames, model.image_size, model.channels,
+                                 seed=0 if split == "train" else 1)  # fmt: skip
+        keep = len(found) if split == "train" else min(len(found), data.num_clips)
+        return ClipSet(found.clips[:keep], found.labels[:keep], found.class_names, found.skipped,
+                       found.skipped_items)  # fmt: skip
     if data.dataset != "moving_mnist":
         raise DataError(
-            f"a video model (model.frames > 0) needs a clip data set, not data.dataset={data.dataset}"
+            f"a video model (model.frames > 0) needs a clip data set (moving_mnist or video_folder), "
+            f"not data.dataset={data.dataset}"
         )
     if split not in MOVING_MNIST_SEEDS:
         raise DataError(f"Moving MNIST has splits train and test, not {split!r}")
@@ -69,8 +83,8 @@ def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train
 
 def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ImageSet:
     """The data set `data` names, checked against `model`; `split` is ignored for folders."""
-    if data.dataset == "moving_mnist":
-        raise DataError("moving_mnist holds clips: it needs a video model (set model.frames > 0)")
+    if data.dataset in ("moving_mnist", "video_folder"):
+        raise DataError(f"{data.dataset} holds clips: it needs a video model (set model.frames > 0)")
     native = _NATIVE_SHAPE.get(data.dataset)
     if native is not None and native != (model.channels, model.image_size):
         channels, size = native

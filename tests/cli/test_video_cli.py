@@ -34,3 +34,29 @@ def test_train_then_sample_moving_mnist_writes_gifs(tmp_path, capsys):
     assert code == 0 and Image.open(gif).n_frames == 10
     assert "frame MSE" in capsys.readouterr().out
     assert main(["sample", "--checkpoint", str(run), "--npz", str(tmp_path / "x.npz")]) == 2
+
+
+def test_train_video_model_on_a_folder_of_frame_folders(tmp_path, video_config):
+    """`data.dataset=video_folder` trains a video model from frame folders (the Kinetics path) end to end."""
+    import dataclasses
+
+    import numpy as np
+
+    from rin.configs import get_preset
+    from rin.configs.experiment import DataConfig
+    from rin.training import train
+
+    root = tmp_path / "videos"
+    for v in range(3):
+        folder = root / f"clip{v}"
+        folder.mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(np.full((12, 12), 20 * v + 10 * i, np.uint8)).save(folder / f"{i}.png")
+    config = dataclasses.replace(
+        get_preset("tiny"), model=video_config("mask", frames=6, context=3),
+        data=DataConfig(dataset="video_folder", path=str(root), num_clips=2),
+    )  # fmt: skip
+    config.train.steps, config.train.batch_size, config.train.num_samples = 2, 2, 1
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.step == 2
+    assert len(list((tmp_path / "run" / "samples").glob("*.gif"))) == 1

@@ -13,6 +13,7 @@ import tarfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -66,12 +67,19 @@ def _split_name(name: str) -> tuple[str, str]:
     return (f"{directory}/{stem}" if directory else stem), ext.lower()
 
 
-def _samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) per sample, in shard order; members of a sample are adjacent."""
+def read_tar_samples(
+    shard: str | Path, stream: IO[bytes] | None = None
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {extension: bytes}) per sample, in shard order; members of a sample are adjacent.
+
+    Reads `stream` if given (e.g. a URL opened by webdataset), else the file `shard`."""
     key: str | None = None
     parts: dict[str, bytes] = {}
     try:
-        with tarfile.open(shard, mode="r|*") as archive:
+        with (
+            stream if stream is not None else open(shard, "rb") as source,
+            tarfile.open(fileobj=source, mode="r|*") as archive,
+        ):
             for member in archive:
                 if not member.isfile():
                     continue
@@ -111,7 +119,7 @@ def load_cifar10_shards(path: str, split: str = "train", limit: int | None = Non
     labels: list[int] = []
     skipped: list[str] = []
     for shard in find_shards(path, split):
-        for key, parts in _samples(shard):
+        for key, parts in read_tar_samples(shard):
             try:
                 pixels, label = _decode(key, parts, len(CIFAR10_CLASSES))
             except (OSError, ValueError, UnicodeDecodeError) as error:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import glob
 import io
-import tarfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from einops import rearrange
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from rin.data.cifar import _split_name
+from rin.data.cifar import read_tar_samples
 from rin.errors import DataError
 
 _IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
@@ -99,26 +98,12 @@ def _open(shard: str) -> IO[bytes]:
 
 
 def read_shard(shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) per sample of one tar shard, in order."""
-    key: str | None = None
-    parts: dict[str, bytes] = {}
+    """(key, {extension: bytes}) per sample of one tar shard (a path or a URL), in order."""
     try:
-        with _open(shard) as stream, tarfile.open(fileobj=stream, mode="r|*") as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                member_key, ext = _split_name(member.name)
-                if member_key != key:
-                    if key is not None:
-                        yield key, parts
-                    key, parts = member_key, {}
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    parts[ext] = handle.read()
-    except (tarfile.TarError, EOFError, OSError) as error:
+        stream = _open(shard)
+    except OSError as error:
         raise DataError(f"{shard} is not a readable tar shard ({error}): re-download or remove it") from None
-    if key is not None:
-        yield key, parts
+    yield from read_tar_samples(shard, stream)
 
 
 def slot_shards(shards: list[str], epoch: int, seed: int, slot: int, num_slots: int) -> list[str]:

@@ -19,6 +19,7 @@ import os
 import pickle
 import shutil
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +113,25 @@ def _write(
     }
     torch.save(state, tmp / "state.pt")
     (tmp / "config.json").write_text(config_to_json(config))
+    write_manifest(tmp, FILES, step)
+    _fsync_dir(tmp)
+
+
+def write_manifest(tmp: Path, files: Sequence[str], step: int, **extra: Any) -> None:
+    """`manifest.json` of the files' sizes and SHA-256 sums, then fsync them all (not the dirs)."""
     manifest = {
         "format": "rin",
         "format_version": FORMAT_VERSION,
         "step": step,
+        **extra,
         "files": {
-            name: {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in FILES
+            name: {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in files
         },
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for name in (*FILES, "manifest.json"):
+    for name in (*files, "manifest.json"):
         with (tmp / name).open("rb") as handle:
             os.fsync(handle.fileno())
-    _fsync_dir(tmp)
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:

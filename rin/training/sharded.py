@@ -19,7 +19,6 @@ such a checkpoint resumes on any number of processes, with or without `--shard`,
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import warnings
@@ -43,7 +42,7 @@ from torch.distributed.fsdp import fully_shard
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError
-from rin.training.checkpoint import FORMAT_VERSION, _fsync_dir, _sha256, load_weights
+from rin.training.checkpoint import FORMAT_VERSION, _fsync_dir, load_weights, write_manifest
 from rin.training.distributed import World, barrier
 
 DCP_DIR = "dcp"
@@ -108,19 +107,7 @@ def _commit(tmp: Path, final: Path, root: Path, step: int, config: ExperimentCon
     torch.save(state, tmp / "state.pt")
     (tmp / "config.json").write_text(config_to_json(config))
     files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-    manifest = {
-        "format": "rin",
-        "format_version": FORMAT_VERSION,
-        "step": step,
-        "layout": "sharded",
-        "files": {
-            name: {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in files
-        },
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for name in (*files, "manifest.json"):
-        with (tmp / name).open("rb") as handle:
-            os.fsync(handle.fileno())
+    write_manifest(tmp, files, step, layout="sharded")
     _fsync_dir(tmp / DCP_DIR)
     _fsync_dir(tmp)
     if final.exists():

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from rin.model.dropout import Dropout
+
 
 def keras_glorot_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
     """Glorot-uniform with explicit fans (Keras computes fans of rank-3 einsum kernels differently)."""
@@ -78,7 +80,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(dim, ratio * dim)
         self.fc2 = nn.Linear(ratio * dim, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)  # cheap CPU masks (rin.model.dropout)
         for layer in (self.fc1, self.fc2):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)

@@ -290,6 +290,10 @@ class TrainConfig:
     bf16: bool = False  # bf16 autocast for the forward passes
     # torch.compile the model for the training step (static shapes; sample grids stay eager)
     compile: bool = False
+    # recompute each RIN block in the backward instead of keeping its activations
+    # (torch.utils.checkpoint): about one more forward pass per step for far less activation
+    # memory; for the large presets on small devices. Beyond the paper.
+    activation_checkpointing: bool = False
     seed: int = 0
     log_every: int = 50  # steps between metrics-log lines
     sample_every: int = 0  # steps between EMA sample grids; 0 = only at the end

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from einops import repeat
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from rin.configs.experiment import ModelConfig
 from rin.model.attention import FeedForward, layer_norm
@@ -66,6 +67,8 @@ class RIN(nn.Module):
         self.class_token = ClassToken(c.num_classes, c.latent_dim) if c.num_classes > 0 else None
         self.self_cond = LatentSelfConditioning(c)
         self.blocks = nn.ModuleList(RINBlock(c) for _ in range(c.num_blocks))  # untied
+        # train.activation_checkpointing: recompute blocks in the backward (set by the training loop)
+        self.activation_checkpointing = False
 
     def latent_shape(self, batch: int) -> tuple[int, int, int]:
         """Shape of the latents this model returns and accepts as `prev_latents`."""
@@ -119,8 +122,13 @@ class RIN(nn.Module):
             interface = self.patch_embed(x_t)  # (B, N, Dx)
         latents = self.initial_latents(x_t, gamma, labels)  # (B, L, Dz)
         latents = latents + self.self_cond(prev_latents)
+        recompute = self.activation_checkpointing and torch.is_grad_enabled()
         for block in self.blocks:
-            interface, latents = block(interface, latents)
+            if recompute:
+                # the RNG state is restored for the recomputation: same dropout and drop-path masks
+                interface, latents = checkpoint(block, interface, latents, use_reentrant=False)
+            else:
+                interface, latents = block(interface, latents)
         if self.video is not None:
             return self.video.read_out(interface), latents  # (B, F-k, C, H, W), (B, L, Dz)
         assert self.readout is not None

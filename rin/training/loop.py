@@ -114,6 +114,7 @@ def train(
 
     torch.manual_seed(tc.seed)
     model = RIN(config.model).to(device)
+    model.activation_checkpointing = tc.activation_checkpointing
     ema = EMA(model, tc.ema_decay)
     if sharded:  # shard both copies the same way, so the EMA update is a lerp of local shards
         shard_model(model, world, device)

@@ -99,3 +99,23 @@ def test_evaluation_during_training_keeps_the_best_checkpoint(tiny_config, digit
     assert not all(torch.equal(kept[k], step_3[k]) for k in kept)
     events = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [e["score"] for e in events if e["event"] == "eval"] == [3.0, 1.0, 2.0]
+
+
+def test_activation_checkpointing_reaches_the_model(tiny_config, tmp_path):
+    """train.activation_checkpointing=true reaches the model and trains to the same losses."""
+    data = load_mnist("train").subset(list(range(0, 400, 20)))
+    losses: dict[bool, list[float]] = {False: [], True: []}
+    for on in (False, True):
+        config = apply_overrides(
+            tiny_config,
+            [
+                "train.steps=2",
+                f"train.activation_checkpointing={str(on).lower()}",
+                "model.dropout=0.1",
+                "model.drop_path=0.1",
+            ],
+        )
+        result = train(config, tmp_path / str(on), data=data, progress=False,
+                       on_step=lambda step, loss, c=on: losses[c].append(loss))  # fmt: skip
+        assert result.model.activation_checkpointing is on
+    assert losses[True] == losses[False]

@@ -46,6 +46,26 @@ def test_biases_and_norms_are_exempt_but_tables_decay(tiny_config):
     assert len(decay["params"]) + len(exempt["params"]) == len(list(model.parameters()))
 
 
+def test_lamb_in_chunks_equals_lamb_in_one_pass(tiny_config):
+    """Updating a few tensors at a time (bounded temporaries) gives bit-identical weights."""
+    from rin.model import RIN
+
+    models = [RIN(tiny_config.model) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [build_optimizer(m, tiny_config.train) for m in models]
+    optimizers[0].chunk_elements = 1  # one tensor per chunk
+    optimizers[1].chunk_elements = 1 << 40  # everything at once
+    for step in range(3):
+        torch.manual_seed(step)
+        grads = [torch.randn_like(p) for p in models[0].parameters()]
+        for model, optimizer in zip(models, optimizers):
+            for p, g in zip(model.parameters(), grads):
+                p.grad = g.clone()
+            optimizer.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("name", ["lamb", "adamw"])
 def test_both_optimizers_build_and_step(name, tiny_config):
     """LAMB and AdamW build from the config and change the weights."""

@@ -58,11 +58,11 @@ def test_lamb_in_chunks_equals_lamb_in_one_pass(tiny_config):
     for step in range(3):
         torch.manual_seed(step)
         grads = [torch.randn_like(p) for p in models[0].parameters()]
-        for model, optimizer in zip(models, optimizers):
-            for p, g in zip(model.parameters(), grads):
+        for model, optimizer in zip(models, optimizers, strict=True):
+            for p, g in zip(model.parameters(), grads, strict=True):
                 p.grad = g.clone()
             optimizer.step()
-    for a, b in zip(models[0].parameters(), models[1].parameters()):
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(a, b)
 
 

@@ -61,7 +61,7 @@ class Lamb(torch.optim.Optimizer):
 
     def _update(self, params: list[torch.Tensor], group: dict, step: float) -> None:
         beta1, beta2 = group["betas"]
-        grads = [p.grad for p in params]
+        grads = [p.grad for p in params if p.grad is not None]  # all of them: step() filtered
         exp_avgs = [self.state[p]["exp_avg"] for p in params]
         exp_avg_sqs = [self.state[p]["exp_avg_sq"] for p in params]
         torch._foreach_lerp_(exp_avgs, grads, 1.0 - beta1)

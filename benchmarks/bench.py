@@ -17,16 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 from bench_measure import (
-    interleaved_medians,
+    interleaved_times,
     matmul_ceiling,
     peak_rss_mb,
     reset_peak_rss,
+    round_ratios,
     rss_mb,
 )
 from bench_subjects import PeerMissing, Subject, build_subject, rin_forward_gflops, unet_forward_gflops
@@ -121,25 +123,29 @@ def markdown(rows: list[dict], keys: list[str]) -> str:
 
 def measure_models(
     subjects: list[Subject], precisions: list[str], ceilings: dict, args: argparse.Namespace
-) -> list[dict]:
+) -> tuple[list[dict], dict[str, dict[str, list[float]]]]:
+    """One row per model and precision, and every round's seconds ("train fp32" -> model -> [s])."""
     rows = []
+    timings: dict[str, dict[str, list[float]]] = {}
     flops = {s.name: (s.forward_gflops(), s.train_gflops()) for s in subjects}
     for precision in precisions:
         bf16 = precision == "bf16"
         print(f"timing training steps ({precision}) ...", flush=True)
-        train = interleaved_medians(
+        timings[f"train {precision}"] = interleaved_times(
             {s.name: (lambda s=s, b=bf16: s.train_step(b)) for s in subjects},
             args.warmup,
             args.repeats,
             args.clock,
         )
         print(f"timing sampling steps ({precision}) ...", flush=True)
-        sample = interleaved_medians(
+        timings[f"sample {precision}"] = interleaved_times(
             {s.name: (lambda s=s, b=bf16: s.sample_step(b)) for s in subjects},
             args.warmup,
             args.repeats,
             args.clock,
         )
+        train = {name: statistics.median(t) for name, t in timings[f"train {precision}"].items()}
+        sample = {name: statistics.median(t) for name, t in timings[f"sample {precision}"].items()}
         for s in subjects:
             fwd, per_train = flops[s.name]
             train_ips = s.train_batch / train[s.name]
@@ -163,7 +169,7 @@ def measure_models(
                 row["train_peak_MB"] = memory["train_peak_mb"] if memory else "n/a"
                 row["sample_peak_MB"] = memory["sample_peak_mb"] if memory else "n/a"
             rows.append(row)
-    return rows
+    return rows, timings
 
 
 def gflops_rows() -> list[dict]:
@@ -194,26 +200,38 @@ def gflops_rows() -> list[dict]:
     return rows
 
 
-def ratios(rows: list[dict]) -> list[str]:
-    """The issue's target ratios, computed from this run's rows."""
+def ratios(rows: list[dict], timings: dict[str, dict[str, list[float]]]) -> list[str]:
+    """The issue's target ratios from this run: of the medians, with the range of the per-round
+    ratios (round i of one model against round i of the other) to show how steady they are."""
     get = {(r["model"], r["precision"]): r for r in rows}
     lines = []
     rin = next((r["model"] for r in rows if r["model"].startswith("rin ")), None)
+
+    def spread(kind: str, fast: str, slow: str) -> str:
+        rounds = timings.get(kind, {})
+        if fast not in rounds or slow not in rounds:
+            return ""
+        _, low, high = round_ratios(rounds[slow], rounds[fast])  # time ratio = speed ratio inverted
+        return f" (per round {low:.2f}-{high:.2f}x)"
+
+    lucid_name, unet_name = "RIN-pytorch (mapped cifar10)", "UNet2DModel (DDPM cifar10)"
     for precision in ("fp32", "bf16"):
         ours = get.get((rin, precision))
-        if ours is None:
+        if ours is None or rin is None:
             continue
-        lucid = get.get(("RIN-pytorch (mapped cifar10)", precision))
-        unet = get.get(("UNet2DModel (DDPM cifar10)", precision))
+        lucid = get.get((lucid_name, precision))
+        unet = get.get((unet_name, precision))
         if lucid:
             lines.append(
                 f"{precision}: {rin} / RIN-pytorch training img/s = "
-                f"{ours['train_img_s'] / lucid['train_img_s']:.2f}x (target >= 1.5x)"
+                f"{ours['train_img_s'] / lucid['train_img_s']:.2f}x"
+                f"{spread(f'train {precision}', rin, lucid_name)} (target >= 1.5x)"
             )
         if unet:
             lines.append(
                 f"{precision}: {rin} / U-Net sampling img/s per step = "
-                f"{ours['sample_img_steps_s'] / unet['sample_img_steps_s']:.2f}x (target >= 1.5x)"
+                f"{ours['sample_img_steps_s'] / unet['sample_img_steps_s']:.2f}x"
+                f"{spread(f'sample {precision}', rin, unet_name)} (target >= 1.5x)"
             )
         lines.append(f"{precision}: {rin} training MFU = {ours['train_MFU_%']}% (target >= 70% in fp32)")
     if (rin, "bf16") in get and (rin, "fp32") in get:
@@ -272,7 +290,7 @@ def main() -> None:
     for s in subjects:
         for note in s.notes:
             print(note)
-    rows = measure_models(subjects, precisions, ceilings, args)
+    rows, timings = measure_models(subjects, precisions, ceilings, args)
     # the ceiling again after the models: a slow phase of a shared machine during the first
     # measurement would otherwise inflate every MFU; the best of the two is the ceiling
     again = {
@@ -296,7 +314,7 @@ def main() -> None:
     print()
     print(markdown(flops_table, list(flops_table[0])))
     print()
-    summary = ratios(rows)
+    summary = ratios(rows, timings)
     for line in summary:
         print("- " + line)
     if args.json:
@@ -307,6 +325,7 @@ def main() -> None:
             "models": rows,
             "gflops_by_resolution": flops_table,
             "ratios": summary,
+            "seconds_per_round": timings,
         }
         Path(args.json).write_text(json.dumps(result, indent=2))
 

@@ -20,15 +20,16 @@ Step = Callable[[], object]
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def interleaved_medians(
+def interleaved_times(
     steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall"
-) -> dict[str, float]:
-    """Median seconds of each step, timing them round-robin (A B C A B C ...) after warm-up.
+) -> dict[str, list[float]]:
+    """Seconds of each step in each round, timing them round-robin (A B C A B C ...) after warm-up.
 
     Interleaving spreads slow phases of a shared machine over all candidates instead of
-    penalising whichever happened to run during them. `clock="cpu"` times process CPU seconds
-    instead of wall seconds: with one thread it measures the work itself, whatever else runs on
-    the machine (use it for A/B decisions on a busy machine, never for the reported images/s).
+    penalising whichever happened to run during them, and makes round i of A and round i of B
+    a fair pair for a ratio. `clock="cpu"` times process CPU seconds instead of wall seconds:
+    with one thread it measures the work itself, whatever else runs on the machine (use it for
+    A/B decisions on a busy machine, never for the reported images/s).
     """
     now = CLOCKS[clock]
     for step in steps.values():
@@ -40,7 +41,21 @@ def interleaved_medians(
             start = now()
             step()
             times[name].append(now() - start)
+    return times
+
+
+def interleaved_medians(
+    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall"
+) -> dict[str, float]:
+    """Median seconds of each step over interleaved rounds (see `interleaved_times`)."""
+    times = interleaved_times(steps, warmup, repeats, clock)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def round_ratios(numerator: list[float], denominator: list[float]) -> tuple[float, float, float]:
+    """Median, min and max over rounds of numerator[i] / denominator[i] (same-round pairs)."""
+    values = sorted(n / d for n, d in zip(numerator, denominator, strict=True))
+    return statistics.median(values), values[0], values[-1]
 
 
 def matmul_ceiling(dtype: torch.dtype, repeats: int) -> dict[str, float]:

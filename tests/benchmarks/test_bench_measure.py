@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_measure import count_flops, interleaved_medians, peak_rss_mb, reset_peak_rss  # noqa: E402
+from bench_measure import (  # noqa: E402
+    count_flops,
+    interleaved_medians,
+    peak_rss_mb,
+    reset_peak_rss,
+    round_ratios,
+)
 
 
 def test_count_flops_of_a_matmul_is_2mkn():
@@ -31,6 +37,14 @@ def test_interleaved_medians_runs_each_step_warmup_plus_repeats_times():
     medians = interleaved_medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 1, 3)
     assert calls == ["a", "b"] + ["a", "b"] * 3
     assert set(medians) == {"a", "b"} and min(medians.values()) >= 0
+
+
+def test_round_ratios_pair_rounds_in_order():
+    """Ratios pair round i with round i: median, min and max of those, not of the medians."""
+    median, low, high = round_ratios([2.0, 6.0, 3.0], [1.0, 2.0, 3.0])  # ratios 2, 3, 1
+    assert (median, low, high) == (2.0, 1.0, 3.0)
+    with pytest.raises(ValueError):
+        round_ratios([1.0], [1.0, 2.0])
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")

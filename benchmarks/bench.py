@@ -211,7 +211,8 @@ def ratios(rows: list[dict], timings: dict[str, dict[str, list[float]]]) -> list
         rounds = timings.get(kind, {})
         if fast not in rounds or slow not in rounds:
             return ""
-        _, low, high = round_ratios(rounds[slow], rounds[fast])  # time ratio = speed ratio inverted
+        # seconds of the slow one over the fast one = the img/s ratio, as both use the same batch
+        _, low, high = round_ratios(rounds[slow], rounds[fast])
         return f" (per round {low:.2f}-{high:.2f}x)"
 
     lucid_name, unet_name = "RIN-pytorch (mapped cifar10)", "UNet2DModel (DDPM cifar10)"

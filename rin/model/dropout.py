@@ -1,11 +1,12 @@
 """Dropout with a cheap CPU mask: three 16-bit uniforms from each 64-bit random draw.
 
-On CPU, `F.dropout` (`bernoulli_`) draws one Mersenne-Twister number per element on one thread.
-In a `cifar10` training step at batch 32 the twelve dropout masks of the compute MLPs took about
-a tenth of the step (benchmarks/README.md). Here the mask compares 16-bit uniforms against the
-drop rate quantised to 1/65536 (0.1 becomes 6554/65536 = 0.1000061), taking three of them from
-each `random_` int64 draw (its low 48 bits; the top bit of an int64 draw is always zero). Kept
-values are scaled by 1/(1 - quantised rate), so the expectation is exact.
+On CPU, `F.dropout` (`bernoulli_`) draws one Mersenne-Twister number per element on one thread
+(ATen hands it to MKL's vectorised generator only on Intel CPUs). On the AMD development machine
+the twelve dropout masks of a `cifar10` training step at batch 32 took about a tenth of the step
+(benchmarks/README.md); on Intel the gain is smaller and was not measured. Here the mask compares
+16-bit uniforms against the drop rate quantised to 1/65536 (0.1 becomes 6554/65536 = 0.1000061),
+taking three of them from each `random_` int64 draw (its low 48 bits; the top bit of an int64 draw
+is always zero). Kept values are scaled by 1/(1 - quantised rate), so the expectation is exact.
 
 Other devices, and graphs being compiled (Inductor generates its own fused masks), use
 `F.dropout`: the semantics are the same, only the random stream differs.
@@ -34,7 +35,7 @@ def keep_mask(shape: torch.Size | tuple[int, ...], rate: float) -> torch.Tensor:
     numel = 1
     for size in shape:
         numel *= size
-    draws = torch.empty((numel + 2) // 3, dtype=torch.int64).random_()  # 63 random bits each
+    draws = torch.empty((numel + 2) // 3, dtype=torch.int64, device="cpu").random_()  # 63 random bits
     uniform16 = draws.view(torch.int16).view(-1, 4)[:, _LANES]  # (ceil(n/3), 3) in [-2^15, 2^15)
     threshold = round(rate * _LEVELS) - _LEVELS // 2  # drop where uniform16 < threshold
     return (uniform16 >= threshold).view(-1)[:numel].view(shape)
@@ -52,11 +53,13 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.rate == 0.0:
             return x
-        if x.device.type != "cpu" or quantised_rate(self.rate) >= 1.0 or torch.compiler.is_compiling():
+        rate = quantised_rate(self.rate)
+        # rates that round to 0 or 1 (|rate - 0 or 1| < 2^-17) keep their exact value through F.dropout
+        if x.device.type != "cpu" or not 0.0 < rate < 1.0 or torch.compiler.is_compiling():
             return F.dropout(x, self.rate, training=True)
         keep = keep_mask(x.shape, self.rate)
-        scale = 1.0 / (1.0 - quantised_rate(self.rate))
-        return torch.where(keep, x, 0.0) * scale
+        # in place: `where` keeps only the mask for its backward, not its output
+        return torch.where(keep, x, 0.0).mul_(1.0 / (1.0 - rate))
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"

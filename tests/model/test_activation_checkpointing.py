@@ -35,7 +35,7 @@ def test_checkpointed_blocks_give_the_same_loss_and_gradients(tiny_config):
         torch.testing.assert_close(ckpt[name], plain[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
-def _saved_bytes(model: RIN, config) -> int:
+def _saved_bytes(model: RIN) -> int:
     """Bytes of the tensors autograd saves in one forward of pass 2 (what the backward keeps)."""
     total = 0
 
@@ -51,8 +51,23 @@ def _saved_bytes(model: RIN, config) -> int:
 
 
 def test_checkpointing_keeps_fewer_activations(tiny_config):
-    """The checkpointed forward saves under half the bytes of the plain one; no-grad is unaffected."""
+    """The checkpointed forward saves under half the bytes of the plain one."""
     model = RIN(tiny_config.model).train()
-    plain = _saved_bytes(model, tiny_config)
+    plain = _saved_bytes(model)
     model.activation_checkpointing = True
-    assert _saved_bytes(model, tiny_config) < plain / 2
+    assert _saved_bytes(model) < plain / 2
+
+
+def test_no_recomputation_without_gradients(tiny_config, monkeypatch):
+    """Sampling (no grad) runs the blocks directly even with the option on."""
+    import rin.model.rin as rin_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("checkpoint() called without gradients")
+
+    monkeypatch.setattr(rin_module, "checkpoint", refuse)
+    model = RIN(tiny_config.model).eval()
+    model.activation_checkpointing = True
+    with torch.no_grad():
+        out, _ = model(torch.randn(2, 1, 32, 32), torch.full((2,), 0.5), torch.arange(2), None)
+    assert out.shape == (2, 1, 32, 32)

@@ -79,6 +79,13 @@ def test_same_seed_gives_the_same_mask() -> None:
     assert torch.equal(layer(x), first)
 
 
+def test_rates_that_round_to_zero_still_drop() -> None:
+    """A rate below half a quantisation level is not silently turned off (F.dropout takes it)."""
+    torch.manual_seed(4)
+    y = Dropout(2**-18).train()(torch.ones(1 << 22))
+    assert 0 < int((y == 0).sum()) < 100  # expected 16
+
+
 def test_rejects_rates_outside_the_unit_interval() -> None:
     """A negative or >1 rate is a one-line ValueError."""
     with pytest.raises(ValueError, match="dropout rate"):

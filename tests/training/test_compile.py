@@ -42,3 +42,20 @@ def test_compiled_sampling_matches_eager(tiny_config):
             net, shape, 4, tiny_config.diffusion, tiny_config.sampling, labels, generator
         )
     torch.testing.assert_close(images[True], images[False], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_compiled_training_with_activation_checkpointing_matches_eager(tiny_config, tmp_path):
+    """Compiled training with checkpointed blocks gives the plain eager losses."""
+    data = load_mnist("train").subset(list(range(0, 800, 40)))
+    losses: dict[bool, list[float]] = {False: [], True: []}
+    for compiled in (False, True):
+        flags = [
+            f"train.compile={str(compiled).lower()}",
+            f"train.activation_checkpointing={str(compiled).lower()}",
+        ]
+        config = apply_overrides(tiny_config, ["train.steps=2", *flags])
+        train(config, tmp_path / str(compiled), data=data, progress=False,
+              on_step=lambda step, loss, c=compiled: losses[c].append(loss))  # fmt: skip
+    assert len(losses[True]) == 2
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4, abs=1e-5)

@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
         default="auto",
         help="auto: measure bf16 autocast only where the CPU has native bf16 matmuls",
     )
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model before the rounds")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(

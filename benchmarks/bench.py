@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -130,20 +131,10 @@ def measure_models(
     flops = {s.name: (s.forward_gflops(), s.train_gflops()) for s in subjects}
     for precision in precisions:
         bf16 = precision == "bf16"
-        print(f"timing training steps ({precision}) ...", flush=True)
-        timings[f"train {precision}"] = interleaved_times(
-            {s.name: (lambda s=s, b=bf16: s.train_step(b)) for s in subjects},
-            args.warmup,
-            args.repeats,
-            args.clock,
-        )
-        print(f"timing sampling steps ({precision}) ...", flush=True)
-        timings[f"sample {precision}"] = interleaved_times(
-            {s.name: (lambda s=s, b=bf16: s.sample_step(b)) for s in subjects},
-            args.warmup,
-            args.repeats,
-            args.clock,
-        )
+        for kind in ("train", "sample"):
+            print(f"timing {kind} steps ({precision}) ...", flush=True)
+            steps = {s.name: partial(getattr(s, f"{kind}_step"), bf16) for s in subjects}
+            timings[f"{kind} {precision}"] = interleaved_times(steps, args.warmup, args.repeats, args.clock)
         train = {name: statistics.median(t) for name, t in timings[f"train {precision}"].items()}
         sample = {name: statistics.median(t) for name, t in timings[f"sample {precision}"].items()}
         for s in subjects:

@@ -14,6 +14,7 @@ Other devices, and graphs being compiled (Inductor generates its own fused masks
 
 from __future__ import annotations
 
+import math
 import sys
 
 import torch
@@ -32,9 +33,7 @@ def quantised_rate(rate: float) -> float:
 
 def keep_mask(shape: torch.Size | tuple[int, ...], rate: float) -> torch.Tensor:
     """Bool mask of `shape` (CPU), True with probability 1 - quantised_rate(rate), i.i.d."""
-    numel = 1
-    for size in shape:
-        numel *= size
+    numel = math.prod(shape)
     draws = torch.empty((numel + 2) // 3, dtype=torch.int64, device="cpu").random_()  # 63 random bits
     uniform16 = draws.view(torch.int16).view(-1, 4)[:, _LANES]  # (ceil(n/3), 3) in [-2^15, 2^15)
     threshold = round(rate * _LEVELS) - _LEVELS // 2  # drop where uniform16 < threshold

@@ -26,6 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to <out>/tensorboard (sets train.tensorboard=true)",
+    )
+    parser.add_argument(
         "--shard", action="store_true", help="FSDP2 sharding under torchrun (sets train.shard=true)"
     )
     parser.add_argument(
@@ -51,7 +56,13 @@ def run(args: argparse.Namespace) -> int:
         extra.append(f"train.batch_size={args.batch_size}")
     if args.shard:
         extra.append("train.shard=true")
+    if args.tensorboard:
+        extra.append("train.tensorboard=true")
     config = config_from_args(args, extra)
+    if config.train.tensorboard:
+        from rin.training.tensorboard_log import require_tensorboard
+
+        require_tensorboard()  # before any data is loaded: a missing extra costs nothing
     out = Path(args.out or f"runs/{config.name}")
     world = launched_world()  # torchrun's environment; world size 1 without a launcher
     evaluate = None

@@ -296,6 +296,8 @@ class TrainConfig:
     activation_checkpointing: bool = False
     seed: int = 0
     log_every: int = 50  # steps between metrics-log lines
+    # also write the metrics as TensorBoard events in <run>/tensorboard (needs `rin[tb]`)
+    tensorboard: bool = False
     sample_every: int = 0  # steps between EMA sample grids; 0 = only at the end
     checkpoint_every: int = 1000  # steps between checkpoints (always one at the end)
     num_samples: int = 64  # images in each sample grid

@@ -52,6 +52,7 @@ from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training
 from rin.training.sample_grids import write_sample_grid
 from rin.training.sharded import save_sharded_checkpoint, shard_model
+from rin.training.tensorboard_log import TensorBoardMirror
 
 
 @dataclass
@@ -141,7 +142,8 @@ def train(
         # static shapes: one graph per (grad mode, prev_latents given or not); weights stay in `model`
         net = torch.compile(net, dynamic=False)  # type: ignore[assignment]
 
-    log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
+    mirror = TensorBoardMirror(run_dir / "tensorboard") if tc.tensorboard and world.is_main else None
+    log = MetricsLog(run_dir / "metrics.jsonl", mirror) if world.is_main else None
     if log is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config_to_json(config))
@@ -199,14 +201,17 @@ def train(
             if log is not None and (done % tc.log_every == 0 or done == end or stopping):
                 now = time.perf_counter()
                 rate = (done - tick_step) * tc.batch_size / max(now - tick, 1e-9)
-                log.write(event="train", step=done, loss=last_loss, lr=lr, images_per_sec=round(rate, 2),
+                log.write(event="train", step=done, loss=last_loss, lr=lr, grad_norm=grad_norm,
+                          images_per_sec=round(rate, 2),
                           images_per_sec_per_rank=round(rate / world.size, 2), skipped_steps=skipped,
                           peak_memory_mb=peak_memory_mb(device))  # fmt: skip
                 tick, tick_step = now, done
             sampling_due = tc.sample_every > 0 and done % tc.sample_every == 0 and done < tc.steps
             if (world.is_main or sharded) and sampling_due and not stopping:
-                write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png", device,
-                                  save=world.is_main)  # fmt: skip
+                grid = write_sample_grid(config, ema.model, run_dir / "samples" / f"step_{done:08d}.png",
+                                         device, save=world.is_main)  # fmt: skip
+                if log is not None:
+                    log.write(event="samples", step=done, path=str(grid))
             score = None
             if evaluate is not None and tc.eval_every > 0 and done % tc.eval_every == 0 and world.is_main:
                 score = evaluate(ema.model, done)
@@ -234,6 +239,8 @@ def train(
                         checkpoint=str(checkpoint),
                     )
                 bar.close()
+                if log is not None:
+                    log.close()
                 return TrainResult(
                     model, ema.model, done, run_dir, last_loss, checkpoint, stop.requested or "peer", skipped
                 )
@@ -245,6 +252,8 @@ def train(
         )
         if log is not None:
             log.write(event="samples", step=final_step, path=str(grid))
+    if log is not None:
+        log.close()
     return TrainResult(model, ema.model, final_step, run_dir, last_loss, checkpoint, None, skipped)
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 
 class MetricsLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mirror: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`mirror` also receives every record (e.g. a TensorBoard writer); the JSONL file stays."""
         self.path = path
+        self.mirror = mirror
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.stat().st_size > 0:
             with path.open("rb") as handle:
@@ -28,6 +31,14 @@ class MetricsLog:
         record.setdefault("time", round(time.time(), 3))
         with self.path.open("a") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.mirror is not None:
+            self.mirror(record)
+
+    def close(self) -> None:
+        """Close the mirror, if it has anything to close; the JSONL file is never held open."""
+        close = getattr(self.mirror, "close", None)
+        if close is not None:
+            close()
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rin.cli.common import resolve_device
+from rin.cli.sources import load_source_weights, sampling_source
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
@@ -22,9 +23,9 @@ from rin.errors import RinError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sample", help="sample images from a checkpoint")
-    parser.add_argument(
-        "--checkpoint", required=True, help="run directory (newest checkpoint) or checkpoint dir"
-    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="run directory (newest checkpoint) or checkpoint dir")
+    source.add_argument("--model", help="pretrained folder (rin export) or hub id owner/name")
     parser.add_argument(
         "--num-samples", "--num", dest="num", type=int, default=64,
         help="number of images (default 64); under torchrun spell it --num-samples",
@@ -36,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--guidance", type=float, help="classifier-free guidance w (default: the config's sampling.guidance)"
     )
     parser.add_argument("--labels", nargs="+", type=int, help="class labels, cycled (default 0..K-1 cycled)")
-    parser.add_argument("--weights", choices=["ema", "online"], default="ema")
+    parser.add_argument("--weights", choices=["ema", "online"], default="ema", help="of a --checkpoint")
     parser.add_argument("--out", help="PNG grid path (default <checkpoint>/samples.png; video: samples.gif)")
     parser.add_argument(
         "--npz",
@@ -62,14 +63,11 @@ def run(args: argparse.Namespace) -> int:
     from rin.model.precision import bf16_slowdown_warning
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
-    from rin.training import find_checkpoint, load_config
     from rin.training.distributed import barrier, init_world, shutdown
-    from rin.training.sharded import load_checkpoint_weights
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
-    checkpoint = find_checkpoint(args.checkpoint, verify=True)
-    config = load_config(checkpoint)
+    checkpoint, config = sampling_source(args)  # a checkpoint, or a pretrained folder (--model)
     sampling = config.sampling
     if args.steps is not None:
         sampling = dataclasses.replace(sampling, steps=args.steps)
@@ -87,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
     model = RIN(config.model)
-    which = "model" if args.weights == "online" else "ema"  # the online weights are model.safetensors
-    load_checkpoint_weights(model, checkpoint, which)  # safetensors, or DCP shards (--shard runs)
+    load_source_weights(model, checkpoint, args)  # safetensors, DCP shards (--shard runs) or a folder
     model.to(device)
     net: torch.nn.Module = torch.compile(model, dynamic=False) if args.compile else model  # type: ignore[assignment]
 
@@ -154,7 +151,6 @@ def _sample_video(
     from rin.data import load_video_dataset, save_video_grid
     from rin.model import RIN
     from rin.sampling import generate_continuation
-    from rin.training import load_weights
 
     if args.npz or args.labels or args.guidance:
         raise RinError(
@@ -162,7 +158,7 @@ def _sample_video(
         )
     device = resolve_device(args.device)
     model = RIN(config.model)
-    load_weights(model, checkpoint / f"{args.weights}.safetensors")
+    load_source_weights(model, checkpoint, args)
     model.to(device)
     num = min(args.num, args.grid_max)
     held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")

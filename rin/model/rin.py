@@ -10,12 +10,14 @@ forward(x_t, gamma, labels, prev_latents, context):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from einops import repeat
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from rin.configs.experiment import ModelConfig
+from rin.configs.experiment import ExperimentConfig, ModelConfig
 from rin.model.attention import FeedForward, layer_norm
 from rin.model.block import RINBlock
 from rin.model.embeddings import ClassToken, PatchEmbed, Readout, TimeToken, trunc_normal_table
@@ -69,6 +71,19 @@ class RIN(nn.Module):
         self.blocks = nn.ModuleList(RINBlock(c) for _ in range(c.num_blocks))  # untied
         # train.activation_checkpointing: recompute blocks in the backward (set by the training loop)
         self.activation_checkpointing = False
+
+    def save_pretrained(self, directory: str | Path, experiment: ExperimentConfig | None = None) -> Path:
+        """Write model.safetensors, config.json and a model card; see `rin.model.pretrained`."""
+        from rin.model.pretrained import save_pretrained
+
+        return save_pretrained(self, directory, experiment, weights="")
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path) -> RIN:
+        """Load a pretrained folder or a hub id ("owner/name", needs `rin[hub]`), in eval mode."""
+        from rin.model.pretrained import from_pretrained
+
+        return from_pretrained(source)
 
     def latent_shape(self, batch: int) -> tuple[int, int, int]:
         """Shape of the latents this model returns and accepts as `prev_latents`."""

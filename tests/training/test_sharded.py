@@ -78,6 +78,16 @@ def test_sampling_reads_the_sharded_ema_weights(runs):
     _assert_same_weights({k: v.detach() for k, v in model.state_dict().items()}, one)
 
 
+def test_export_of_a_sharded_checkpoint_loads_with_from_pretrained(runs, tmp_path):
+    """`export_pretrained` of a DCP checkpoint writes the EMA weights the unsharded run saved."""
+    from rin.training.export import export_pretrained
+
+    folder = export_pretrained(runs["sharded"], tmp_path / "pretrained")
+    model = RIN.from_pretrained(folder)
+    one = load_file(str(find_checkpoint(runs["one"]) / "ema.safetensors"))
+    _assert_same_weights({k: v.detach() for k, v in model.state_dict().items()}, one)
+
+
 def test_corrupt_shard_falls_back_to_the_older_checkpoint(runs, tmp_path):
     """A flipped byte in a DCP shard fails verification; resume picks the previous sharded checkpoint."""
     run = tmp_path / "run"

@@ -34,7 +34,8 @@ def rin_imports(package: str) -> dict[str, set[str]]:
             elif isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             names |= {m.split(".")[1] for m in modules if m.startswith("rin.") and m.count(".") >= 1}
-        found[str(path.relative_to(RIN))] = names - {package}
+        # rin.progress (a tqdm wrapper) sits below every layer, as rin.errors does
+        found[str(path.relative_to(RIN))] = names - {package, "progress"}
     return found
 
 

@@ -12,7 +12,7 @@ so resumed runs are exact.
 from __future__ import annotations
 
 from rin.configs.experiment import DataConfig, ModelConfig
-from rin.data.cifar import CIFAR10_CLASSES, load_cifar10_shards
+from rin.data.cifar import CIFAR10_CLASSES, CIFAR10_HINT, load_cifar10_shards
 from rin.data.clipset import ClipSet
 from rin.data.folder import load_image_folder
 from rin.data.images import make_grid, save_grid
@@ -48,6 +48,11 @@ __all__ = [
 ]
 
 _NATIVE_SHAPE = {"mnist": (1, 32), "cifar10": (3, 32)}  # (channels, image size) each set comes in
+# the `rin data` command that makes each data set's input, named in the "data.path is empty" error
+PREPARE_HINT = {
+    "cifar10": CIFAR10_HINT,
+    "folder": "a folder of class subfolders of images (ImageNet's train/ layout)",
+}
 
 
 MOVING_MNIST_SEEDS = {"train": 0, "test": 1}  # held-out clips: other digits and other trajectories
@@ -98,7 +103,9 @@ def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> 
             raise DataError(f"MNIST has splits train, test and all, not {split!r}")
         images = load_mnist(split)  # type: ignore[arg-type]  # narrowed by the check above
     elif not data.path:
-        raise DataError("data.path is empty: pass --data PATH")
+        raise DataError(
+            f"data.path is empty: pass --data PATH; {PREPARE_HINT.get(data.dataset, '')}".rstrip("; ")
+        )
     elif data.dataset == "cifar10":
         images = load_cifar10_shards(data.path, split=split)
     elif data.dataset == "folder":

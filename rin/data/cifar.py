@@ -36,12 +36,18 @@ CIFAR10_CLASSES = [
     "truck",
 ]
 _IMAGE_EXTS = ("jpg", "jpeg", "png")
+CIFAR10_HINT = (
+    "make the shards from your download of cifar-10-python.tar.gz with: "
+    "rin data cifar10 --archive cifar-10-python.tar.gz --out DIR"
+)
 
 
 def find_shards(path: str, split: str = "train") -> list[Path]:
     """The shards `path` names: a directory (`{split}-*.tar`, else every `*.tar`), a .tar file or a glob."""
     if not path:
-        raise DataError("data.path is empty: pass --data PATH (a directory of CIFAR-10 .tar shards)")
+        raise DataError(
+            f"data.path is empty: pass --data PATH (a directory of CIFAR-10 .tar shards); {CIFAR10_HINT}"
+        )
     target = Path(path).expanduser()
     if target.is_dir():
         shards = sorted(target.glob(f"{split}-*.tar")) or sorted(target.glob("*.tar"))

@@ -93,7 +93,10 @@ def load_image_folder(
     if image_size < 1:
         raise ValueError(f"image_size must be positive, got {image_size}")
     if not root:
-        raise DataError("data.path is empty: pass --data PATH (a folder of class subfolders of images)")
+        raise DataError(
+            "data.path is empty: pass --data PATH (a folder of class subfolders of images, or shards "
+            "made from one by: rin data folder --src DIR --size S --out SHARDS)"
+        )
     base = Path(root).expanduser()
     if not base.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a directory: pass --data DIR")

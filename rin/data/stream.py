@@ -50,7 +50,10 @@ def _is_url(spec: str) -> bool:
 def expand_shards(spec: str) -> list[str]:
     """The shard list a spec names (see the module docstring), in a fixed order."""
     if not spec:
-        raise DataError("data.path is empty: pass --data SHARDS (a directory, glob, brace pattern or URLs)")
+        raise DataError(
+            "data.path is empty: pass --data SHARDS (a directory, glob, brace pattern or URLs); make "
+            "shards from an image folder with: rin data folder --src DIR --size S --out SHARDS"
+        )
     shards: list[str] = []
     for part in spec.split("::"):
         if "{" in part:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from rin.cli import data, demo, evaluate, export, info, sample, train
+from rin.cli import data, demo, evaluate, export, info, plot, sample, train
 from rin.errors import RinError
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recurrent Interface Networks: train, sample and evaluate RIN diffusion models.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (train, sample, evaluate, export, data, info, demo):
+    for module in (train, sample, evaluate, export, data, plot, info, demo):
         module.add_parser(subparsers)
     return parser
 

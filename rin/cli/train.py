@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from rin.cli.common import add_config_arguments, config_from_args, resolve_device
+from rin.cli.plot import report_curves
 from rin.configs import ExperimentConfig
 from rin.errors import RinError
 
@@ -88,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if result.checkpoint is not None:
         print(f"checkpoint: {result.checkpoint}")
         print(f"sample with: rin sample --checkpoint {out} --num 64")
+    report_curves(out)
+    if config.train.tensorboard:
+        print(f"tensorboard: tensorboard --logdir {out / 'tensorboard'}")
     return 0
 
 

@@ -41,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="FID / IS / precision / recall of samples")
     parser.add_argument("--checkpoint", help="run or checkpoint directory to sample from")
     parser.add_argument("--samples", help="score this .npz (uint8 NHWC arr_0) instead of sampling")
-    parser.add_argument("--ref", help="reference statistics from `rin evaluate stats`")
+    parser.add_argument(
+        "--ref", help="reference statistics (rin evaluate stats), or an image batch .npz (arr_0, as ADM's)"
+    )
     parser.add_argument(
         "--num-samples", "--num", dest="num", type=int, default=50_000, help="samples to draw (default 50000)"
     )
@@ -153,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.checkpoint is None) == (args.samples is None):
         raise RinError("give exactly one of --checkpoint (to sample) or --samples FILE.npz")
     from rin.evaluation.extractors import get_extractor
-    from rin.evaluation.reference import load_reference
+    from rin.evaluation.image_batch_reference import reference_for
     from rin.evaluation.scoring import score_samples
 
     device = resolve_device(args.device)
@@ -169,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         raise RinError(
             "--extractor i3d scores clips: save a video model's samples as .npz and pass --samples"
         )
-    reference = load_reference(args.ref, extractor.name, expected_weights=extractor.weights_id)
+    reference = reference_for(args.ref, extractor)  # rin stats, or an image batch .npz (ADM's)
     described: dict[str, object] = {}
     if args.samples is not None:
         images = _read_samples(Path(args.samples))
@@ -294,5 +296,8 @@ def _print(result: dict[str, object]) -> None:
     print(f"{name}: {result['frechet']:.4f}")
     if "inception_score" in result:
         print(f"Inception Score: {result['inception_score']:.3f} +- {result['inception_score_std']:.3f}")
+    if "kid" in result:
+        print(f"KID: {result['kid']:.5f} +- {result['kid_std']:.5f} "
+              f"({result['kid_subsets']} subsets of {result['kid_subset_size']})")  # fmt: skip
     print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}")
     print(json.dumps(shown, sort_keys=True))

@@ -100,13 +100,13 @@ def _evaluator(
 ) -> Callable[[nn.Module, int], float]:
     """EMA model -> the Frechet distance (FID or the named proxy) of train.eval_num fixed-seed samples."""
     from rin.evaluation.extractors import get_extractor
-    from rin.evaluation.reference import load_reference
+    from rin.evaluation.image_batch_reference import reference_for
     from rin.evaluation.scoring import score_samples
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set
 
     extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device)
-    reference = load_reference(args.eval_ref, extractor.name, expected_weights=extractor.weights_id)
+    reference = reference_for(args.eval_ref, extractor)  # rin stats, or an image batch .npz (ADM's)
     num, k = config.train.eval_num, config.model.num_classes
     labels = torch.arange(num) % k if k > 0 else None
     shape = (config.model.channels, config.model.image_size, config.model.image_size)
@@ -121,7 +121,9 @@ def _evaluator(
 
         images = draw_sample_set(draw, num, config.train.seed, labels, device=device)
         assert images is not None
-        result = score_samples(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), reference, extractor)
+        result = score_samples(
+            np.ascontiguousarray(images.transpose(0, 3, 1, 2)), reference, extractor, kid_subsets=0
+        )
         return float(result["frechet"])
 
     return evaluate

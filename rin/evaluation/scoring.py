@@ -13,10 +13,11 @@ import numpy as np
 from rin.errors import EvaluationError
 from rin.evaluation.extractors import Extractor
 from rin.evaluation.frechet import feature_statistics, frechet_distance_from_statistics
-from rin.evaluation.metrics import inception_score, precision_recall
+from rin.evaluation.metrics import inception_score, kernel_inception_distance, precision_recall
 from rin.evaluation.reference import ReferenceStats
 
 PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 
 
 def extract(
@@ -33,11 +34,16 @@ def extract(
 
 
 def score_samples(
-    samples: np.ndarray, reference: ReferenceStats, extractor: Extractor, batch_size: int = 250
+    samples: np.ndarray,
+    reference: ReferenceStats,
+    extractor: Extractor,
+    batch_size: int = 250,
+    kid_subsets: int = KID_SUBSETS,
 ) -> dict[str, Any]:
-    """FID, FVD or the proxy distance, IS (standard image extractor only), precision and recall.
+    """FID, FVD or the proxy distance, KID, IS (standard image extractor only), precision and recall.
 
     `samples` are uint8 (N, C, H, W) images, or (N, F, C, H, W) clips for a video extractor; N >= 2.
+    `kid_subsets=0` skips KID (its 100 subsets cost seconds; evaluations during training skip it).
     """
     layout = "(N, F, C, H, W) clips" if extractor.video else "(N, C, H, W) images"
     if samples.dtype != np.uint8 or samples.ndim != (5 if extractor.video else 4):
@@ -62,6 +68,10 @@ def score_samples(
         "num_samples": int(len(samples)),
         "num_reference": int(reference.num_images),
     }
+    if kid_subsets > 0:  # torch-fidelity's defaults: 100 subsets of 1000 rows, clipped to the smaller set
+        size = min(KID_SUBSET_SIZE, len(features), reference.num_images)
+        kid, kid_std = kernel_inception_distance(reference.features, features, kid_subsets, size)
+        result.update(kid=kid, kid_std=kid_std, kid_subsets=kid_subsets, kid_subset_size=size)
     if extractor.standard and logits is not None:
         splits = min(10, len(logits))  # the standard 10 splits; fewer for tiny test sets
         result["inception_score"], result["inception_score_std"] = inception_score(logits, splits)

@@ -16,12 +16,18 @@ export MALLOC_TRIM_THRESHOLD_ := 1099511627776
 
 .PHONY: demo test lint style install clean bench
 
+# pip prints a line per package on the long steps (torch is ~200 MB), so a fresh install is never silent
 $(STAMP): pyproject.toml
+	@echo "[1/4] virtual environment $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "[2/4] pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,demo]" "torch==$(TORCH_VERSION)"
+	@echo "[3/4] torch $(TORCH_VERSION) (the largest download)"
+	$(BIN)/python -m pip install --progress-bar off "torch==$(TORCH_VERSION)"
+	@echo "[4/4] rin and its test and demo extras"
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev,demo]" "torch==$(TORCH_VERSION)"
 	touch $(STAMP)
+	@echo "installed: $(BIN)/rin --help"
 
 install: $(STAMP)
 

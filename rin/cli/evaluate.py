@@ -266,9 +266,9 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
         "sampling": dataclasses.asdict(sampling),
         "balanced": True,
     }
-    from tqdm.auto import tqdm
+    from rin.progress import progress_bar
 
-    with tqdm(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
+    with progress_bar(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
         images = draw_sample_set(
             draw, args.num, args.seed, labels, npz.with_name(npz.name + ".shards") if npz else None,
             batch_size=args.batch_size, device=device, on_batch=bar.update, settings=settings,

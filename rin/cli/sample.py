@@ -12,13 +12,13 @@ import warnings
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from rin.cli.common import resolve_device
 from rin.cli.sources import load_source_weights, sampling_source
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
+from rin.progress import progress_bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         if not world.is_main:
             shutdown(world)
             return 0
-    with tqdm(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
+    with progress_bar(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
         images = draw_sample_set(
             draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size, device,
             on_batch=bar.update, settings=settings,

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
-from tqdm import tqdm
 
 from rin.errors import EvaluationError
 from rin.evaluation.digits import default_cache_dir
+from rin.progress import progress_bar
 
 if TYPE_CHECKING:  # rin.data pulls in config machinery; evaluation imports stay light
     from rin.data.imageset import ImageSet
@@ -199,7 +199,7 @@ def train_cifar_proxy(
         nesterov=True,
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _learning_rate_factor(step, steps))
-    bar = tqdm(total=steps, disable=not progress, desc="cifar10 proxy", unit="step")
+    bar = progress_bar(total=steps, disable=not progress, desc="cifar10 proxy", unit="step")
     for _ in range(epochs):
         order = torch.randperm(count, generator=generator)
         for start in range(0, steps_per_epoch * batch_size, batch_size):

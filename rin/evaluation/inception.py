@@ -25,10 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from rin.errors import EvaluationError
 from rin.evaluation.digits import default_cache_dir
+from rin.progress import progress_bar
 
 __all__ = [
     "EXTRACTOR_NAME",
@@ -359,7 +359,7 @@ def extract_features(
     try:
         model.eval()
         with torch.no_grad():
-            for start in tqdm(range(0, shape[0], batch_size), disable=not progress, desc="Inception"):
+            for start in progress_bar(range(0, shape[0], batch_size), disable=not progress, desc="Inception"):
                 part = images[start : start + batch_size]
                 # a copy per batch: read-only or memory-mapped arrays work and stay untouched
                 batch = torch.from_numpy(np.array(part)) if isinstance(part, np.ndarray) else part.detach()

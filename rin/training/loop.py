@@ -24,7 +24,6 @@ import torch
 from torch import nn
 from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
@@ -33,6 +32,7 @@ from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.model.precision import bf16_slowdown_warning
+from rin.progress import progress_bar
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
@@ -155,7 +155,7 @@ def train(
         log.write(event="data", step=start, **batches.describe())
 
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
-    bar = tqdm(total=tc.steps, initial=start, disable=not (progress and world.is_main), desc="train",
+    bar = progress_bar(total=tc.steps, initial=start, disable=not (progress and world.is_main), desc="train",
                unit="step", dynamic_ncols=True)  # fmt: skip
     last_loss, checkpoint, tick, tick_step = math.nan, None, time.perf_counter(), start
     skipped, in_a_row = 0, 0

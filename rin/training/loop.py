@@ -193,8 +193,8 @@ def train(
                         f"step {done}: {fault} is not finite, {in_a_row} steps in a row "
                         f"(train.max_nonfinite_steps); stopped, last good checkpoint: {last or 'none'}"
                     )
+            bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}", refresh=False)  # drawn by update
             bar.update(1)
-            bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr:.2e}")
             if on_step is not None:
                 on_step(done, last_loss)
             stopping = broadcast_flag(stop.requested is not None, world, device)

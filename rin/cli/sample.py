@@ -14,14 +14,17 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from rin.cli.common import resolve_device
+from rin.cli.common import add_sampling_arguments, resolve_device, sampler_epilog, sampling_from_args
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sample", help="sample images from a checkpoint")
+    parser = subparsers.add_parser(
+        "sample", help="sample images from a checkpoint",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=sampler_epilog(),
+    )  # fmt: skip
     parser.add_argument(
         "--checkpoint", required=True, help="run directory (newest checkpoint) or checkpoint dir"
     )
@@ -29,8 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--num-samples", "--num", dest="num", type=int, default=64,
         help="number of images (default 64); under torchrun spell it --num-samples",
     )  # fmt: skip
-    parser.add_argument("--steps", type=int, help="sampler steps (default: the config's sampling.steps)")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="default: the config's sampler")
+    add_sampling_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--guidance", type=float, help="classifier-free guidance w (default: the config's sampling.guidance)"
@@ -70,11 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise RinError(f"--num must be >= 1, got {args.num}")
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
-    sampling = config.sampling
-    if args.steps is not None:
-        sampling = dataclasses.replace(sampling, steps=args.steps)
-    if args.sampler is not None:
-        sampling = dataclasses.replace(sampling, sampler=args.sampler)
+    sampling = sampling_from_args(config.sampling, args)
     if args.guidance is not None:
         if args.guidance < 0:
             raise RinError(f"--guidance must be >= 0, got {args.guidance}")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import get_args
 
 import torch
 
 from rin.configs import PRESETS, ExperimentConfig, apply_overrides, get_preset
+from rin.configs.experiment import GridName, SamplingConfig
 from rin.errors import RinError
+from rin.sampling.registry import SAMPLERS
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,3 +37,26 @@ def resolve_device(name: str | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RinError(f"--device {name}: CUDA is not available on this machine")
     return device
+
+
+def sampler_epilog() -> str:
+    """The registered samplers, one line each, for `--help`."""
+    lines = [f"  {name:<9} {info.summary}" for name, info in SAMPLERS.items()]
+    return "samplers (--sampler):\n" + "\n".join(lines)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sampler, --steps and --grid, overriding the checkpoint config's `sampling`."""
+    parser.add_argument("--sampler", choices=list(SAMPLERS), help="default: the config's (list below)")
+    parser.add_argument(
+        "--steps", type=int, help="sampler steps (default: the config's); heun and dpmpp_2s call twice a step"
+    )
+    parser.add_argument("--grid", choices=get_args(GridName), help="time grid (default: the config's)")
+
+
+def sampling_from_args(sampling: SamplingConfig, args: argparse.Namespace) -> SamplingConfig:
+    """The config's sampling settings with the command line's --sampler / --steps / --grid applied."""
+    changes = {
+        name: getattr(args, name) for name in ("sampler", "steps", "grid") if getattr(args, name) is not None
+    }
+    return dataclasses.replace(sampling, **changes)

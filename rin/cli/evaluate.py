@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rin.cli.common import resolve_device
+from rin.cli.common import add_sampling_arguments, resolve_device, sampling_from_args
 from rin.data.imageset import ImageSet
 from rin.errors import RinError
 
@@ -47,8 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--num-samples", "--num", dest="num", type=int, default=50_000, help="samples to draw (default 50000)"
     )
-    parser.add_argument("--steps", type=int, help="sampler steps (default: the config's)")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"])
+    add_sampling_arguments(parser)
     parser.add_argument("--guidance", type=float, help="classifier-free guidance w (default: the config's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=256, help="images per sampler batch")
@@ -245,10 +244,9 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
-    sampling = config.sampling
-    for field, value in (("steps", args.steps), ("sampler", args.sampler), ("guidance", args.guidance)):
-        if value is not None:
-            sampling = dataclasses.replace(sampling, **{field: value})
+    sampling = sampling_from_args(config.sampling, args)
+    if args.guidance is not None:
+        sampling = dataclasses.replace(sampling, guidance=args.guidance)
     model = RIN(config.model)
     load_weights(model, checkpoint / "ema.safetensors")
     model.to(device)
@@ -282,6 +280,7 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
         "step": int(load_state(checkpoint)["step"]),
         "sampler": sampling.sampler,
         "sampling_steps": sampling.steps,
+        "grid": sampling.grid,
         "guidance": sampling.guidance,
         "seed": args.seed,
     }

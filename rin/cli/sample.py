@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from rin.cli.common import resolve_device
+from rin.cli.common import add_sampling_arguments, resolve_device, sampler_epilog, sampling_from_args
 from rin.cli.sources import load_source_weights, sampling_source
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
@@ -22,7 +22,10 @@ from rin.progress import progress_bar
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sample", help="sample images from a checkpoint")
+    parser = subparsers.add_parser(
+        "sample", help="sample images from a checkpoint",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=sampler_epilog(),
+    )  # fmt: skip
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="run directory (newest checkpoint) or checkpoint dir")
     source.add_argument("--model", help="pretrained folder (rin export) or hub id owner/name")
@@ -30,8 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--num-samples", "--num", dest="num", type=int, default=64,
         help="number of images (default 64); under torchrun spell it --num-samples",
     )  # fmt: skip
-    parser.add_argument("--steps", type=int, help="sampler steps (default: the config's sampling.steps)")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="default: the config's sampler")
+    add_sampling_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--guidance", type=float, help="classifier-free guidance w (default: the config's sampling.guidance)"
@@ -68,11 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
     checkpoint, config = sampling_source(args)  # a checkpoint, or a pretrained folder (--model)
-    sampling = config.sampling
-    if args.steps is not None:
-        sampling = dataclasses.replace(sampling, steps=args.steps)
-    if args.sampler is not None:
-        sampling = dataclasses.replace(sampling, sampler=args.sampler)
+    sampling = sampling_from_args(config.sampling, args)
     if args.guidance is not None:
         if args.guidance < 0:
             raise RinError(f"--guidance must be >= 0, got {args.guidance}")

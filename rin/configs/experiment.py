@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from rin.errors import RinError
 
@@ -207,12 +207,22 @@ class DiffusionConfig:
         )
 
 
+# the samplers of `rin.sampling.SAMPLERS` (a test keeps the two lists equal)
+SamplerName = Literal["ddpm", "ddim", "euler_a", "heun", "dpmpp_2m", "dpmpp_2s", "unipc"]
+GridName = Literal["uniform", "logsnr", "karras"]  # time grids of `rin.sampling.grid`
+Carry = Literal["every", "grid"]  # which calls' latents the next call starts from
+
+
 @dataclass
 class SamplingConfig:
     """Reverse process (official `Scheduler.generate`)."""
 
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
-    steps: int = 1000
+    sampler: SamplerName = "ddpm"
+    steps: int = 1000  # sampler steps; second-order samplers make 2 network calls a step
+    grid: GridName = "uniform"  # uniform in t (official), or uniform in log-SNR, or EDM/Karras
+    # latent self-conditioning through multi-call steps (Heun, DPM-Solver++(2S)): start each call
+    # from the latents of the last call ("every"), or only of the last call on a grid point ("grid")
+    carry: Carry = "every"
     schedule: str = "cosine"  # inference gamma(t) schedule, independent of the training one
     time_difference: float = 0.0  # td (Bit Diffusion's asymmetric step), 0 in all RIN configs
     clip_x0: bool = True  # clip x0_hat to [-b, b] and re-derive eps from it
@@ -221,9 +231,10 @@ class SamplingConfig:
     guidance: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(
-            self.sampler in ("ddpm", "ddim"), f"sampling.sampler must be ddpm or ddim, got {self.sampler!r}"
-        )
+        for name, kind in (("sampler", SamplerName), ("grid", GridName), ("carry", Carry)):
+            choices = get_args(kind)
+            value = getattr(self, name)
+            _check(value in choices, f"sampling.{name} must be one of {', '.join(choices)}; got {value!r}")
         _check(self.steps >= 1, f"sampling.steps must be >= 1, got {self.steps}")
         check_schedule_name(self.schedule, "sampling.schedule")
         _check(self.time_difference >= 0, "sampling.time_difference must be >= 0")

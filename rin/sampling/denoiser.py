@@ -6,6 +6,11 @@ step), so the network warm-starts its routing across the reverse process.
 
 With `guidance` w > 0 each call runs the conditional and the "no label" pass as one batch of 2B
 and mixes them (see `rin.sampling.guidance`); the conditional half's latents are carried.
+
+Samplers with several calls a step (Heun, DPM-Solver++(2S)) make some calls between grid points
+through `off_grid`. With `carry="every"` those calls carry latents like any other; with
+`carry="grid"` they start from the carried latents but leave them as they were, so the next grid
+call starts from the last grid call's latents.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rin.configs.experiment import Carry
 from rin.diffusion.parameterization import Prediction, to_x0
 from rin.diffusion.scaling import network_input
 from rin.sampling.guidance import classifier_free_guidance, with_null_labels
@@ -30,6 +36,7 @@ class RINDenoiser:
         autocast_dtype: torch.dtype | None = None,
         guidance: float = 0.0,
         context: torch.Tensor | None = None,
+        carry: Carry = "every",
     ) -> None:
         if guidance < 0:
             raise ValueError(f"guidance must be >= 0, got {guidance}")
@@ -42,12 +49,21 @@ class RINDenoiser:
         self.autocast_dtype = autocast_dtype
         self.guidance = guidance
         self.context = context  # video: the given frames (B, k, C, H, W) in [-b, b], closed over
+        self.carry = carry
         self.latents: torch.Tensor | None = None
         self.calls = 0
 
     def reset(self) -> None:
         self.latents = None
         self.calls = 0
+
+    def off_grid(self, x_t: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        """A call between grid points; with carry="grid" it does not change the carried latents."""
+        kept = self.latents
+        x0 = self(x_t, gamma)
+        if self.carry == "grid":
+            self.latents = kept
+        return x0
 
     @torch.no_grad()
     def __call__(self, x_t: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:

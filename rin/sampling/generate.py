@@ -47,6 +47,7 @@ def generate(
         autocast_dtype,
         guidance=sampling.guidance,
         context=None if context is None else context.to(device),
+        carry=sampling.carry,
     )
     b = diffusion.input_scale
     x0 = sample(
@@ -59,6 +60,7 @@ def generate(
         clip=b if sampling.clip_x0 else None,
         time_difference=sampling.time_difference,
         progress=progress,
+        grid=sampling.grid,
     )
     model.train(was_training)
     return (x0 / b / 2.0 + 0.5).clamp(0.0, 1.0)  # [-b, b] -> [0, 1]

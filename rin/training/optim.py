@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rin.configs.experiment import TrainConfig
+from rin.configs.schedule_names import parse_lr_schedule
 
 
 class Lamb(torch.optim.Optimizer):
@@ -137,9 +138,9 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     if config.warmup_steps > 0 and step < config.warmup_steps:
         # official `WarmUpAndDecay`: step / warmup * lr, so the very first update has LR 0
         return config.lr * step / config.warmup_steps
-    if config.lr_schedule == "constant":
+    fraction = parse_lr_schedule(config.lr_schedule)
+    if fraction is None:
         return config.lr
-    fraction = float(config.lr_schedule.split("@")[1])
     decay_steps = max(config.steps - config.warmup_steps, 1) / fraction
     progress = min(step - config.warmup_steps, decay_steps)
     return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress / decay_steps))

@@ -57,19 +57,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rin.checkpoints import find_checkpoint, load_model
     from rin.data import save_grid
-    from rin.model import RIN
     from rin.model.precision import bf16_slowdown_warning
+    from rin.runtime.distributed import barrier, init_world, shutdown
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
-    from rin.training import find_checkpoint, load_config
-    from rin.training.distributed import barrier, init_world, shutdown
-    from rin.training.sharded import load_checkpoint_weights
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
-    config = load_config(checkpoint)
+    # full or sharded (--shard runs); the online weights are the checkpoint's "model" copy
+    model, config = load_model(checkpoint, "model" if args.weights == "online" else "ema", verify=False)
     sampling = config.sampling
     if args.steps is not None:
         sampling = dataclasses.replace(sampling, steps=args.steps)
@@ -82,13 +81,10 @@ def run(args: argparse.Namespace) -> int:
             raise RinError("--guidance needs a class-conditional model; this one is unconditional")
         sampling = dataclasses.replace(sampling, guidance=args.guidance)
     if config.model.is_video:
-        return _sample_video(args, config, checkpoint, sampling)
+        return _sample_video(args, model, config, checkpoint, sampling)
     world, device = init_world(resolve_device(args.device))  # torchrun: one process per device
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
-    model = RIN(config.model)
-    which = "model" if args.weights == "online" else "ema"  # the online weights are model.safetensors
-    load_checkpoint_weights(model, checkpoint, which)  # safetensors, or DCP shards (--shard runs)
     model.to(device)
     net: torch.nn.Module = torch.compile(model, dynamic=False) if args.compile else model  # type: ignore[assignment]
 
@@ -148,21 +144,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sample_video(
-    args: argparse.Namespace, config: ExperimentConfig, checkpoint: Path, sampling: SamplingConfig
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    config: ExperimentConfig,
+    checkpoint: Path,
+    sampling: SamplingConfig,
 ) -> int:
     """Continue the first `--num` held-out clips of the config's data set; write a GIF grid."""
     from rin.data import load_video_dataset, save_video_grid
-    from rin.model import RIN
     from rin.sampling import generate_continuation
-    from rin.training import load_weights
 
     if args.npz or args.labels or args.guidance:
         raise RinError(
             "--npz, --labels and --guidance are for image models; this checkpoint is a video model"
         )
     device = resolve_device(args.device)
-    model = RIN(config.model)
-    load_weights(model, checkpoint / f"{args.weights}.safetensors")
     model.to(device)
     num = min(args.num, args.grid_max)
     held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")

@@ -1,6 +1,7 @@
 """Training: optimisers, LR schedule, EMA, checkpoints and the loop."""
 
-from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights, save_checkpoint
+from rin.checkpoints import find_checkpoint, load_config, load_state, load_weights
+from rin.training.checkpoint import save_checkpoint
 from rin.training.ema import EMA
 from rin.training.loop import TrainResult, default_device, train
 from rin.training.optim import Lamb, build_optimizer, learning_rate

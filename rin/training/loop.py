@@ -26,6 +26,7 @@ from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from rin.checkpoints import find_checkpoint
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_model_range
@@ -33,8 +34,9 @@ from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.model.precision import bf16_slowdown_warning
+from rin.runtime.metrics_log import MetricsLog
 from rin.training.batches import MemoryBatches, StreamedBatches
-from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
+from rin.training.checkpoint import keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
     World,
     barrier,
@@ -46,7 +48,6 @@ from rin.training.distributed import (
 )
 from rin.training.ema import EMA
 from rin.training.guards import gradient_norm, nonfinite_term
-from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training

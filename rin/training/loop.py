@@ -114,8 +114,7 @@ def train(
         raise TrainingError("train.eval_every (rin train --eval-ref) is not supported with --shard yet")
 
     torch.manual_seed(tc.seed)
-    model = RIN(config.model).to(device)
-    model.activation_checkpointing = tc.activation_checkpointing
+    model = RIN(config.model, tc.activation_checkpointing).to(device)
     ema = EMA(model, tc.ema_decay)
     if sharded:  # shard both copies the same way, so the EMA update is a lerp of local shards
         shard_model(model, world, device)

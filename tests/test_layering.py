@@ -9,7 +9,7 @@ import pytest
 
 RIN = Path(__file__).resolve().parents[1] / "rin"
 
-# what each sub-package may import from rin (besides itself); style.md "Dependency direction"
+# what each sub-package may import from rin (besides itself): the layers, lowest first
 ALLOWED: dict[str, set[str]] = {
     "configs": {"errors"},
     "runtime": {"errors"},

@@ -219,7 +219,7 @@ class DataConfig:
     # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
     # a directory, glob, brace pattern or URLs, several joined by "::"
     path: str = ""
-    random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the reference)
+    random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the official configs)
     # unreadable samples are skipped and counted; more than this fraction of the set stops the run
     max_bad_fraction: float = 0.01
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
@@ -254,11 +254,11 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    weight_decay: float = 0.01  # biases and LayerNorm parameters excluded, as in the reference
+    weight_decay: float = 0.01  # biases and LayerNorm parameters excluded, as in the official code
     warmup_steps: int = 10_000  # linear warm-up from 0
     lr_schedule: str = "cosine@0.8"  # after warm-up: cosine@r (first fraction r of a cosine) or constant
     ema_decay: float = 0.9999
-    grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the reference does not clip LAMB)
+    grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the official code does not clip LAMB)
     bf16: bool = False  # bf16 autocast for the forward passes
     # torch.compile the model for the training step (static shapes; sample grids stay eager)
     compile: bool = False

@@ -13,6 +13,18 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from rin.errors import RinError
+
+
+def resolve_device(name: str | None = None) -> torch.device:
+    """`--device`: None or "auto" is the GPU when there is one, else the CPU."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RinError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
 
 @dataclass(frozen=True)
 class World:

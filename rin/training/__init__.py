@@ -3,7 +3,7 @@
 from rin.checkpoints import find_checkpoint, load_config, load_state, load_weights
 from rin.training.checkpoint import save_checkpoint
 from rin.training.ema import EMA
-from rin.training.loop import TrainResult, default_device, train
+from rin.training.loop import TrainResult, train
 from rin.training.optim import Lamb, build_optimizer, learning_rate
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "Lamb",
     "TrainResult",
     "build_optimizer",
-    "default_device",
     "find_checkpoint",
     "learning_rate",
     "load_config",

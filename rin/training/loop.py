@@ -34,6 +34,7 @@ from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.model.precision import bf16_slowdown_warning
+from rin.runtime.distributed import resolve_device
 from rin.runtime.metrics_log import MetricsLog
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import keep_if_best, prune_checkpoints, save_checkpoint
@@ -67,10 +68,6 @@ class TrainResult:
     skipped_steps: int = 0  # updates skipped for a non-finite loss or gradient, in this call
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step * 7_919 + 12_345) % (2**63 - 1)
 
@@ -97,7 +94,7 @@ def train(
             `checkpoints/best`. The CLI builds it from `rin.evaluation` (training does not import it).
     """
     run_dir = Path(run_dir)
-    world, device = init_world(device or default_device())
+    world, device = init_world(device or resolve_device())
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory

@@ -133,7 +133,7 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     """LR for optimizer step `step` (0-based): linear warm-up from 0, then `cosine@r` or constant.
 
     `cosine@r` is a cosine decay over (total - warmup) / r steps, of which only the first
-    fraction r is traversed, so the final LR is lr * (1 + cos(pi r)) / 2 (reference Sec. 2.5).
+    fraction r is traversed, so the final LR is lr * (1 + cos(pi r)) / 2 (official `WarmUpAndDecay`).
     """
     if config.warmup_steps > 0 and step < config.warmup_steps:
         # official `WarmUpAndDecay`: step / warmup * lr, so the very first update has LR 0

@@ -15,7 +15,7 @@ def test_presets_round_trip_through_json(name):
 
 
 def test_cifar10_preset_is_the_released_config():
-    """The cifar10 preset carries the released hyper-parameters (reference Sec. 4.1)."""
+    """The cifar10 preset carries the released hyper-parameters (pix2seq `config_diffusion_cifar10.py`)."""
     c = get_preset("cifar10")
     m = c.model
     assert (m.patch_size, m.num_latents, m.num_blocks, m.block_depth) == (2, 128, 3, 2)

@@ -31,7 +31,7 @@ def test_output_and_latent_shapes(tiny_config):
 
 @pytest.mark.parametrize(("preset", "expected"), [("cifar10", 30.95e6), ("imagenet64-repo", 157.8e6)])
 def test_released_configs_count_the_reference_parameters(preset, expected):
-    """The two released configs count 30.95M and 157.8M parameters (reference Sec. 1.9), within 1%."""
+    """The two released configs count 30.95M and 157.8M parameters, within 1%."""
     with torch.device("meta"):
         model = RIN(get_preset(preset).model)
     assert abs(count_parameters(model) - expected) / expected < 0.01

@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from rin.checkpoints.files import FILES, FORMAT_VERSION, list_checkpoints, sha256
+from rin.checkpoints.files import is_complete as is_complete  # its old home: keeps callers working
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError

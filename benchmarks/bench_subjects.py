@@ -125,8 +125,7 @@ def rin_subject(preset: str, train_batch: int, sample_batch: int, overrides: lis
     """rin's own training step (as `rin.training.loop`) and sampling step (denoiser + DDPM update)."""
     config = apply_overrides(get_preset(preset), overrides)
     m = config.model
-    model = RIN(m)
-    model.activation_checkpointing = config.train.activation_checkpointing
+    model = RIN(m, config.train.activation_checkpointing)
     optimizer = build_optimizer(model, config.train)
     classes = max(m.num_classes, 1)
 

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import torch
 
+from rin.checkpoints import find_checkpoint, load_model
 from rin.data import load_video_dataset, save_video_grid
-from rin.model import RIN
 from rin.sampling import generate_continuation
-from rin.training import find_checkpoint, load_config, load_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,11 +51,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
-    config = load_config(checkpoint)
+    model, config = load_model(checkpoint, verify=False)
     chosen = {"steps": args.steps, "sampler": args.sampler, "time_difference": args.time_difference}
     sampling = dataclasses.replace(config.sampling, **{k: v for k, v in chosen.items() if v is not None})
-    model = RIN(config.model)
-    load_weights(model, checkpoint / "ema.safetensors")
     held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=args.num), config.model, "test")
     truth = held_out.clips.float() / 255.0  # (N, F, 1, H, W)
     k = config.model.context_frames

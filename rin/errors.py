@@ -5,6 +5,10 @@ class RinError(Exception):
     """Base class of the errors a user can fix; the message is a single, actionable line."""
 
 
+class ConfigError(RinError, ValueError):
+    """A configuration value is invalid; the message is one line that names the field."""
+
+
 class DataError(RinError):
     """A data set path is missing, empty or unreadable."""
 

@@ -6,11 +6,9 @@ import argparse
 import dataclasses
 from typing import get_args
 
-import torch
-
 from rin.configs import PRESETS, ExperimentConfig, apply_overrides, get_preset
 from rin.configs.experiment import GridName, SamplingConfig
-from rin.errors import RinError
+from rin.runtime.distributed import resolve_device as resolve_device  # the subcommands' --device
 from rin.sampling.registry import SAMPLERS
 
 
@@ -28,15 +26,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, extra: list[str] | None = None) -> ExperimentConfig:
     return apply_overrides(get_preset(args.preset), [*(extra or []), *args.overrides])
-
-
-def resolve_device(name: str | None) -> torch.device:
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RinError(f"--device {name}: CUDA is not available on this machine")
-    return device
 
 
 def sampler_epilog() -> str:

@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(described)
     _print(result)
     if "run_dir" in described:
-        from rin.training.metrics_log import MetricsLog
+        from rin.runtime.metrics_log import MetricsLog
 
         log = MetricsLog(Path(str(described["run_dir"])) / "metrics.jsonl")
         log.write(event="eval", **{k: v for k, v in result.items() if k != "run_dir"})
@@ -237,18 +237,15 @@ def run_video_proxy(args: argparse.Namespace) -> int:
 
 
 def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, dict[str, object]]:
-    from rin.model import RIN
+    from rin.checkpoints import find_checkpoint, load_model, load_state
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
-    from rin.training import find_checkpoint, load_config, load_state, load_weights
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
-    config = load_config(checkpoint)
+    model, config = load_model(checkpoint, verify=False)  # EMA weights, full or sharded
     sampling = sampling_from_args(config.sampling, args)
     if args.guidance is not None:
         sampling = dataclasses.replace(sampling, guidance=args.guidance)
-    model = RIN(config.model)
-    load_weights(model, checkpoint / "ema.safetensors")
     model.to(device)
     k = config.model.num_classes
     # balanced classes: sample i gets label i mod K (the official sampler draws them uniformly)

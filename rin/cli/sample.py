@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from rin.cli.common import add_sampling_arguments, resolve_device, sampler_epilog, sampling_from_args
-from rin.cli.sources import load_source_weights, sampling_source
+from rin.cli.sources import load_sampling_model
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
@@ -61,15 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rin.data import save_grid
-    from rin.model import RIN
     from rin.model.precision import bf16_slowdown_warning
+    from rin.runtime.distributed import barrier, init_world, shutdown
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
-    from rin.training.distributed import barrier, init_world, shutdown
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
-    checkpoint, config = sampling_source(args)  # a checkpoint, or a pretrained folder (--model)
+    checkpoint, model, config = load_sampling_model(args)  # a checkpoint or a pretrained folder (--model)
     sampling = sampling_from_args(config.sampling, args)
     if args.guidance is not None:
         if args.guidance < 0:
@@ -78,12 +77,10 @@ def run(args: argparse.Namespace) -> int:
             raise RinError("--guidance needs a class-conditional model; this one is unconditional")
         sampling = dataclasses.replace(sampling, guidance=args.guidance)
     if config.model.is_video:
-        return _sample_video(args, config, checkpoint, sampling)
+        return _sample_video(args, model, config, checkpoint, sampling)
     world, device = init_world(resolve_device(args.device))  # torchrun: one process per device
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
-    model = RIN(config.model)
-    load_source_weights(model, checkpoint, args)  # safetensors, DCP shards (--shard runs) or a folder
     model.to(device)
     net: torch.nn.Module = torch.compile(model, dynamic=False) if args.compile else model  # type: ignore[assignment]
 
@@ -143,11 +140,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sample_video(
-    args: argparse.Namespace, config: ExperimentConfig, checkpoint: Path, sampling: SamplingConfig
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    config: ExperimentConfig,
+    checkpoint: Path,
+    sampling: SamplingConfig,
 ) -> int:
     """Continue the first `--num` held-out clips of the config's data set; write a GIF grid."""
     from rin.data import load_video_dataset, save_video_grid
-    from rin.model import RIN
     from rin.sampling import generate_continuation
 
     if args.npz or args.labels or args.guidance:
@@ -155,8 +155,6 @@ def _sample_video(
             "--npz, --labels and --guidance are for image models; this checkpoint is a video model"
         )
     device = resolve_device(args.device)
-    model = RIN(config.model)
-    load_source_weights(model, checkpoint, args)
     model.to(device)
     num = min(args.num, args.grid_max)
     held_out = load_video_dataset(dataclasses.replace(config.data, num_clips=num), config.model, "test")

@@ -45,8 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rin.runtime.distributed import launched_world, shutdown
     from rin.training import train  # heavy import after argument parsing
-    from rin.training.distributed import launched_world, shutdown
 
     extra = []
     if args.data is not None:

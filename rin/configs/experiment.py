@@ -9,15 +9,11 @@ Every config validates itself in `__post_init__` and raises `ConfigError` with o
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
-from rin.errors import RinError
-
-
-class ConfigError(RinError, ValueError):
-    """A configuration value is invalid; the message is one line that names the field."""
+from rin.configs.schedule_names import parse_gamma_schedule, parse_lr_schedule
+from rin.errors import ConfigError
 
 
 def _check(condition: bool, message: str) -> None:
@@ -25,16 +21,11 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-_SCHEDULE_RE = re.compile(r"^(linear|cosine|(cosine|sigmoid)@[-+0-9.eE]+,[-+0-9.eE]+,[-+0-9.eE]+)$")
-_LR_SCHEDULE_RE = re.compile(r"^(constant|cosine@[0-9.]+)$")
-
-
-def check_schedule_name(name: str, what: str) -> None:
-    """Validate a gamma-schedule string such as `sigmoid@-3,3,0.9` (parsed in rin.diffusion)."""
-    _check(
-        bool(_SCHEDULE_RE.match(name)),
-        f"{what}: unknown schedule {name!r}; use linear, cosine, cosine@s,e,tau or sigmoid@s,e,tau",
-    )
+def _check_choice(config: Any, section: str, name: str) -> None:
+    """Check a `Literal` field against the choices of its own annotation (one source of truth)."""
+    choices = get_args(get_type_hints(type(config))[name])
+    value = getattr(config, name)
+    _check(value in choices, f"{section}.{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass
@@ -104,18 +95,12 @@ class ModelConfig:
         _check(self.interface_mlp_ratio >= 0, "model.interface_mlp_ratio must be >= 0")
         _check(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
         _check(0.0 <= self.drop_path < 1.0, f"model.drop_path must be in [0, 1), got {self.drop_path}")
-        _check(
-            self.pos_encoding in ("learned", "sin_cos_plus_learned"),
-            f"model.pos_encoding must be learned or sin_cos_plus_learned, got {self.pos_encoding!r}",
-        )
+        _check_choice(self, "model", "pos_encoding")
         _check(
             self.pos_encoding == "learned" or self.interface_dim % 4 == 0,
             f"model.interface_dim must be a multiple of 4 for sin-cos positions, got {self.interface_dim}",
         )
-        _check(
-            self.attention_init in ("keras", "torch"),
-            f"model.attention_init must be 'keras' or 'torch', got {self.attention_init!r}",
-        )
+        _check_choice(self, "model", "attention_init")
         self._check_video()
 
     def _check_video(self) -> None:
@@ -128,10 +113,7 @@ class ModelConfig:
             f"model.context_frames must be in [0, model.frames={self.frames}), got {self.context_frames}",
         )
         _check(self.tubelet >= 1, f"model.tubelet must be >= 1, got {self.tubelet}")
-        _check(
-            self.conditioning in ("append", "mask"),
-            f"model.conditioning must be append or mask, got {self.conditioning!r}",
-        )
+        _check_choice(self, "model", "conditioning")
         _check(
             self.conditioning == "append" or self.frames % self.tubelet == 0,
             f"model.tubelet {self.tubelet} does not divide model.frames {self.frames} "
@@ -191,11 +173,8 @@ class DiffusionConfig:
     cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        check_schedule_name(self.schedule, "diffusion.schedule")
-        _check(
-            self.prediction in ("eps", "x0", "v"),
-            f"diffusion.prediction must be eps, x0 or v, got {self.prediction!r}",
-        )
+        parse_gamma_schedule(self.schedule, "diffusion.schedule")
+        _check_choice(self, "diffusion", "prediction")
         _check(self.input_scale > 0, f"diffusion.input_scale must be positive, got {self.input_scale}")
         _check(
             0.0 <= self.self_cond_rate <= 1.0,
@@ -231,12 +210,10 @@ class SamplingConfig:
     guidance: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, kind in (("sampler", SamplerName), ("grid", GridName), ("carry", Carry)):
-            choices = get_args(kind)
-            value = getattr(self, name)
-            _check(value in choices, f"sampling.{name} must be one of {', '.join(choices)}; got {value!r}")
+        for name in ("sampler", "grid", "carry"):
+            _check_choice(self, "sampling", name)
         _check(self.steps >= 1, f"sampling.steps must be >= 1, got {self.steps}")
-        check_schedule_name(self.schedule, "sampling.schedule")
+        parse_gamma_schedule(self.schedule, "sampling.schedule")
         _check(self.time_difference >= 0, "sampling.time_difference must be >= 0")
         _check(self.guidance >= 0, f"sampling.guidance must be >= 0, got {self.guidance}")
 
@@ -251,7 +228,7 @@ class DataConfig:
     # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
     # a directory, glob, brace pattern or URLs, several joined by "::"
     path: str = ""
-    random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the reference)
+    random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the official configs)
     # unreadable samples are skipped and counted; more than this fraction of the set stops the run
     max_bad_fraction: float = 0.01
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
@@ -261,21 +238,14 @@ class DataConfig:
     num_clips: int = 10_000
 
     def __post_init__(self) -> None:
-        _check(
-            self.dataset in ("mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder"),
-            "data.dataset must be mnist, cifar10, folder, webdataset, moving_mnist or video_folder, "
-            f"got {self.dataset!r}",
-        )
+        _check_choice(self, "data", "dataset")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
         _check(self.num_clips >= 1, f"data.num_clips must be >= 1, got {self.num_clips}")
         _check(
             0.0 <= self.max_bad_fraction <= 1.0,
             f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",
         )
-        _check(
-            self.on_mismatch in ("convert", "skip", "error"),
-            f"data.on_mismatch must be convert, skip or error, got {self.on_mismatch!r}",
-        )
+        _check_choice(self, "data", "on_mismatch")
 
 
 @dataclass
@@ -293,11 +263,11 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    weight_decay: float = 0.01  # biases and LayerNorm parameters excluded, as in the reference
+    weight_decay: float = 0.01  # biases and LayerNorm parameters excluded, as in the official code
     warmup_steps: int = 10_000  # linear warm-up from 0
     lr_schedule: str = "cosine@0.8"  # after warm-up: cosine@r (first fraction r of a cosine) or constant
     ema_decay: float = 0.9999
-    grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the reference does not clip LAMB)
+    grad_clip: float = 0.0  # global grad-norm clip; 0 = off (the official code does not clip LAMB)
     bf16: bool = False  # bf16 autocast for the forward passes
     # torch.compile the model for the training step (static shapes; sample grids stay eager)
     compile: bool = False
@@ -327,20 +297,14 @@ class TrainConfig:
             self.batch_size % self.grad_accum == 0,
             f"train.batch_size={self.batch_size} must be a multiple of train.grad_accum={self.grad_accum}",
         )
-        _check(
-            self.optimizer in ("lamb", "adamw"),
-            f"train.optimizer must be lamb or adamw, got {self.optimizer!r}",
-        )
+        _check_choice(self, "train", "optimizer")
         _check(self.lr > 0, f"train.lr must be positive, got {self.lr}")
         for name in ("beta1", "beta2", "ema_decay"):
             value = getattr(self, name)
             _check(0.0 <= value <= 1.0, f"train.{name} must be in [0, 1], got {value}")
         _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
         _check(self.warmup_steps >= 0, "train.warmup_steps must be >= 0")
-        _check(
-            bool(_LR_SCHEDULE_RE.match(self.lr_schedule)),
-            f"train.lr_schedule must be constant or cosine@r, got {self.lr_schedule!r}",
-        )
+        parse_lr_schedule(self.lr_schedule)
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
         for name in ("log_every", "checkpoint_every", "num_samples", "sample_steps"):
             _check(getattr(self, name) >= 1, f"train.{name} must be >= 1, got {getattr(self, name)}")

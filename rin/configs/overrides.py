@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -65,8 +64,3 @@ def config_from_json(text: str) -> ExperimentConfig:
     except json.JSONDecodeError as error:
         raise ConfigError(f"config is not valid JSON: {error}") from None
     return ExperimentConfig.from_dict(data)
-
-
-def replace_section(config: ExperimentConfig, section: str, **changes: Any) -> ExperimentConfig:
-    """A copy of `config` with fields of one section replaced (and validated)."""
-    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **changes)})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from rin.configs.experiment import ConfigError, check_schedule_name
+from rin.configs.schedule_names import parse_gamma_schedule
 
 GAMMA_MIN = 1e-9
 
@@ -48,17 +48,9 @@ def sigmoid_gamma(t: torch.Tensor, start: float, end: float, tau: float) -> torc
 
 def get_schedule(name: str) -> Schedule:
     """Parse a schedule name into a function t (float tensor) -> gamma (same shape)."""
-    check_schedule_name(name, "schedule")
-    if name == "linear":
-        return linear_gamma
-    if name == "cosine":
-        return simple_cosine_gamma
-    kind, args = name.split("@")
-    start, end, tau = (float(v) for v in args.split(","))
-    if tau <= 0 or end <= start:
-        raise ConfigError(f"schedule {name!r} needs start < end and tau > 0")
-    if kind == "cosine":
-        if not (0.0 <= start < end <= 1.0):
-            raise ConfigError(f"schedule {name!r}: cosine start and end must lie in [0, 1]")
-        return lambda t: cosine_gamma(t, start, end, tau)
-    return lambda t: sigmoid_gamma(t, start, end, tau)
+    kind, numbers = parse_gamma_schedule(name)
+    if numbers is None:
+        return linear_gamma if kind == "linear" else simple_cosine_gamma
+    start, end, tau = numbers
+    gamma = cosine_gamma if kind == "cosine" else sigmoid_gamma
+    return lambda t: gamma(t, start, end, tau)

@@ -1,7 +1,7 @@
 """RIN: Recurrent Interface Network (Jabri, Fleet & Chen, ICML 2023), official name "TapeDenoiser".
 
 forward(x_t, gamma, labels, prev_latents, context):
-    X = LN(patchify(x_t)) + P_x                                  interface (video: rin.model.video)
+    X = tokenize(x_t) = LN(patchify(x_t)) + P_x                  interface (video: rin.model.video)
     Z = [Z_init; time token(gamma); class token(label)]          latents
     Z = Z + LN0(Z' + FFN(LN(Z')))                                latent self-conditioning
     for each untied block: read, compute, write
@@ -11,6 +11,7 @@ forward(x_t, gamma, labels, prev_latents, context):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from einops import repeat
@@ -45,32 +46,48 @@ class LatentSelfConditioning(nn.Module):
 
 
 class RIN(nn.Module):
-    """The RIN denoiser; knows nothing about noise schedules or targets."""
+    """The RIN denoiser; knows nothing about noise schedules or targets.
 
-    def __init__(self, config: ModelConfig) -> None:
+    `RIN(config)` builds an `ImageRIN` or a `VideoRIN` (as pix2seq's image and video denoisers
+    subclass one base): only the interface differs, through `tokenize`, `read_out` and
+    `check_inputs`; latents, blocks and self-conditioning are shared. With
+    `activation_checkpointing` the blocks are recomputed in the backward instead of keeping
+    their activations (train.activation_checkpointing).
+    """
+
+    def __new__(cls, config: ModelConfig | None = None, *args: Any, **kwargs: Any) -> RIN:
+        if cls is RIN and config is not None:  # copies and FSDP call __new__ with no config
+            cls = VideoRIN if config.is_video else ImageRIN
+        return super().__new__(cls)
+
+    def __init__(self, config: ModelConfig, activation_checkpointing: bool = False) -> None:
         super().__init__()
         self.config = config
         c = config
-        # images: patch stem and readout; video: tubelet stem, context assembly and readout. Only the
-        # interface differs; latents, blocks and self-conditioning are shared.
-        self.patch_embed: PatchEmbed | None = None
-        self.readout: Readout | None = None
-        self.video: VideoInterface | None = None
-        if c.is_video:
-            self.video = VideoInterface(c)
-        else:
-            self.patch_embed = PatchEmbed(
-                c.image_size, c.channels, c.patch_size, c.interface_dim, c.pos_encoding
-            )
-            self.readout = Readout(c.image_size, c.channels, c.patch_size, c.interface_dim)
+        self.build_interface(c)  # first: the order of the seeded initialisations is part of the model
         num_learned = c.num_latents - c.num_conditioning_tokens
         self.latents = trunc_normal_table(num_learned, c.latent_dim)  # Z_init, shared over the batch
         self.time_token = TimeToken(c.latent_dim, c.time_scale)
         self.class_token = ClassToken(c.num_classes, c.latent_dim) if c.num_classes > 0 else None
         self.self_cond = LatentSelfConditioning(c)
         self.blocks = nn.ModuleList(RINBlock(c) for _ in range(c.num_blocks))  # untied
-        # train.activation_checkpointing: recompute blocks in the backward (set by the training loop)
-        self.activation_checkpointing = False
+        self.activation_checkpointing = activation_checkpointing
+
+    def build_interface(self, config: ModelConfig) -> None:
+        """Create the stem and readout modules (their names are the checkpoint's tensor names)."""
+        raise NotImplementedError
+
+    def check_inputs(self, x_t: torch.Tensor, context: torch.Tensor | None) -> None:
+        """One-line ValueErrors for x_t / context shapes that would otherwise fail deep inside."""
+        raise NotImplementedError
+
+    def tokenize(self, x_t: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """x_t (and the given frames) -> interface tokens (B, N, Dx), positions included."""
+        raise NotImplementedError
+
+    def read_out(self, interface: torch.Tensor) -> torch.Tensor:
+        """Interface tokens (B, N, Dx) -> the prediction, shaped like x_t."""
+        raise NotImplementedError
 
     def save_pretrained(self, directory: str | Path, experiment: ExperimentConfig | None = None) -> Path:
         """Write model.safetensors, config.json and a model card; see `rin.model.pretrained`."""
@@ -120,7 +137,7 @@ class RIN(nn.Module):
         Returns:
             prediction shaped like x_t and the final latents (B, L, Dz) for the next pass.
         """
-        self._check_inputs(x_t, context)
+        self.check_inputs(x_t, context)
         batch = x_t.shape[0]
         if gamma.shape != (batch,):
             raise ValueError(f"gamma must have shape ({batch},), got {tuple(gamma.shape)}")
@@ -130,11 +147,7 @@ class RIN(nn.Module):
             raise ValueError(
                 f"prev_latents must be {self.latent_shape(batch)}, got {tuple(prev_latents.shape)}"
             )
-        if self.video is not None:
-            interface = self.video.tokenize(x_t, context)  # (B, N, Dx)
-        else:
-            assert self.patch_embed is not None
-            interface = self.patch_embed(x_t)  # (B, N, Dx)
+        interface = self.tokenize(x_t, context)  # (B, N, Dx)
         latents = self.initial_latents(x_t, gamma, labels)  # (B, L, Dz)
         latents = latents + self.self_cond(prev_latents)
         recompute = self.activation_checkpointing and torch.is_grad_enabled()
@@ -144,35 +157,60 @@ class RIN(nn.Module):
                 interface, latents = checkpoint(block, interface, latents, use_reentrant=False)
             else:
                 interface, latents = block(interface, latents)
-        if self.video is not None:
-            return self.video.read_out(interface), latents  # (B, F-k, C, H, W), (B, L, Dz)
-        assert self.readout is not None
-        return self.readout(interface), latents  # (B, C, H, W), (B, L, Dz)
+        return self.read_out(interface), latents  # like x_t, (B, L, Dz)
 
-    def _check_inputs(self, x_t: torch.Tensor, context: torch.Tensor | None) -> None:
-        """One-line ValueErrors for x_t / context shapes that would otherwise fail deep inside."""
+
+class ImageRIN(RIN):
+    """Images (B, C, H, W) as p x p patches (official `TapeDenoiser`)."""
+
+    def build_interface(self, config: ModelConfig) -> None:
+        c = config
+        self.patch_embed = PatchEmbed(c.image_size, c.channels, c.patch_size, c.interface_dim, c.pos_encoding)
+        self.readout = Readout(c.image_size, c.channels, c.patch_size, c.interface_dim)
+
+    def check_inputs(self, x_t: torch.Tensor, context: torch.Tensor | None) -> None:
         c = self.config
         frame = (c.channels, c.image_size, c.image_size)
-        if not c.is_video:
-            if x_t.dim() != 4 or tuple(x_t.shape[1:]) != frame:
-                raise ValueError(
-                    f"RIN expects x_t of shape (B, {', '.join(map(str, frame))}), got {tuple(x_t.shape)}"
-                )
-            if context is not None:
-                raise ValueError("context frames were given to an image model (model.frames = 0)")
-            return
-        expected = (c.generated_frames, *frame)
+        if x_t.dim() != 4 or tuple(x_t.shape[1:]) != frame:
+            raise ValueError(
+                f"RIN expects x_t of shape (B, {', '.join(map(str, frame))}), got {tuple(x_t.shape)}"
+            )
+        if context is not None:
+            raise ValueError("context frames were given to an image model (model.frames = 0)")
+
+    def tokenize(self, x_t: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return self.patch_embed(x_t)  # (B, N, Dx)
+
+    def read_out(self, interface: torch.Tensor) -> torch.Tensor:
+        return self.readout(interface)  # (B, C, H, W)
+
+
+class VideoRIN(RIN):
+    """Clips whose first k frames are given, as (t, p, p) tubelets (official `VideoTapeDenoiser`)."""
+
+    def build_interface(self, config: ModelConfig) -> None:
+        self.video = VideoInterface(config)
+
+    def check_inputs(self, x_t: torch.Tensor, context: torch.Tensor | None) -> None:
+        c = self.config
+        expected = (c.generated_frames, c.channels, c.image_size, c.image_size)
         if x_t.dim() != 5 or tuple(x_t.shape[1:]) != expected:
             raise ValueError(
                 f"video RIN expects x_t (the noisy frames) of shape (B, {', '.join(map(str, expected))}), "
                 f"got {tuple(x_t.shape)}"
             )
-        want = (x_t.shape[0], c.context_frames, *frame)
+        want = (x_t.shape[0], c.context_frames, *expected[1:])
         if c.context_frames == 0 and context is not None:
             raise ValueError("context frames were given to a video model with model.context_frames = 0")
         if c.context_frames > 0 and (context is None or tuple(context.shape) != want):
             got = None if context is None else tuple(context.shape)
             raise ValueError(f"video RIN expects context frames of shape {want}, got {got}")
+
+    def tokenize(self, x_t: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return self.video.tokenize(x_t, context)  # (B, N, Dx)
+
+    def read_out(self, interface: torch.Tensor) -> torch.Tensor:
+        return self.video.read_out(interface)  # (B, F-k, C, H, W)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,8 +1,9 @@
 """Training: optimisers, LR schedule, EMA, checkpoints and the loop."""
 
-from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights, save_checkpoint
+from rin.checkpoints import find_checkpoint, load_config, load_state, load_weights
+from rin.training.checkpoint import save_checkpoint
 from rin.training.ema import EMA
-from rin.training.loop import TrainResult, default_device, train
+from rin.training.loop import TrainResult, train
 from rin.training.optim import Lamb, build_optimizer, learning_rate
 
 __all__ = [
@@ -10,7 +11,6 @@ __all__ = [
     "Lamb",
     "TrainResult",
     "build_optimizer",
-    "default_device",
     "find_checkpoint",
     "learning_rate",
     "load_config",

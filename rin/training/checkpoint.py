@@ -1,47 +1,31 @@
-"""Checkpoints: safetensors weights plus a weights-only training-state file, written atomically.
+"""Writing checkpoints: safetensors weights plus a weights-only training-state file, atomically.
 
-Layout of one checkpoint (a directory):
-    model.safetensors   online weights          ema.safetensors   EMA weights (used for sampling)
-    state.pt            optimizer state, step, RNG state (loaded with weights_only=True)
-    config.json         the resolved ExperimentConfig
-    manifest.json       sizes and SHA-256 of the files above; written last, marks it complete
-A checkpoint is first written to a temporary directory, fsynced, then renamed into place, so a
-crash leaves either the old set of checkpoints or the new one, never half a checkpoint. A write
-that fails (a full disk) removes its temporary directory and leaves the older checkpoints as they
-were. Resuming verifies the checksums and falls back, with a warning, past a corrupt checkpoint.
+The layout is described, and read, in `rin.checkpoints.files`. A checkpoint is first written to
+a temporary directory, fsynced, then renamed into place, so a crash leaves either the old set of
+checkpoints or the new one, never half a checkpoint. A write that fails (a full disk) removes its
+temporary directory and leaves the older checkpoints as they were. Resuming verifies the
+checksums and falls back, with a warning, past a corrupt checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import pickle
 import shutil
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from rin.configs.experiment import ConfigError, ExperimentConfig
-from rin.configs.overrides import config_from_json, config_to_json
+from rin.checkpoints.files import FILES, FORMAT_VERSION, list_checkpoints, sha256
+from rin.checkpoints.files import is_complete as is_complete  # its old home: keeps callers working
+from rin.configs.experiment import ExperimentConfig
+from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError
-
-FORMAT_VERSION = 1
-FILES = ("model.safetensors", "ema.safetensors", "state.pt", "config.json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -125,7 +109,7 @@ def write_manifest(tmp: Path, files: Sequence[str], step: int, **extra: Any) -> 
         "step": step,
         **extra,
         "files": {
-            name: {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in files
+            name: {"size": (tmp / name).stat().st_size, "sha256": sha256(tmp / name)} for name in files
         },
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -172,99 +156,3 @@ def keep_if_best(run_dir: Path, checkpoint: Path, score: float) -> bool:
     os.replace(tmp, best)
     shutil.rmtree(old, ignore_errors=True)
     return True
-
-
-def is_complete(checkpoint: Path, verify_hashes: bool = False) -> bool:
-    """True if the manifest exists and every file has the recorded size (and hash, if asked)."""
-    try:
-        manifest = json.loads((checkpoint / "manifest.json").read_text())
-        for name, info in manifest["files"].items():
-            path = checkpoint / name
-            if path.stat().st_size != info["size"]:
-                return False
-            if verify_hashes and _sha256(path) != info["sha256"]:
-                return False
-        return True
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints of a run, oldest first."""
-    root = run_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("step_*") if p.is_dir() and is_complete(p))
-
-
-def find_checkpoint(path: str | Path, verify: bool = False) -> Path:
-    """A checkpoint directory itself, or the newest complete checkpoint of a run directory.
-
-    With `verify`, checksums are checked too; for a run directory a checkpoint that fails is
-    skipped with a warning and the previous one is used (resume after a crash or bit rot).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint path {path} does not exist")
-    if (path / "manifest.json").exists() or (path / "model.safetensors").exists():
-        if not is_complete(path, verify_hashes=verify):
-            raise CheckpointError(f"checkpoint {path} is incomplete or corrupt (manifest does not match)")
-        return path
-    root = path / "checkpoints"
-    candidates = sorted(p for p in root.glob("step_*") if p.is_dir()) if root.is_dir() else []
-    for candidate in reversed(candidates):
-        if is_complete(candidate, verify_hashes=verify):
-            return candidate
-        warnings.warn(f"skipping incomplete or corrupt checkpoint {candidate}", stacklevel=2)
-    raise CheckpointError(f"no complete checkpoint under {path} (expected {path}/checkpoints/step_*)")
-
-
-def load_config(checkpoint: Path) -> ExperimentConfig:
-    try:
-        return config_from_json((checkpoint / "config.json").read_text())
-    except OSError as error:
-        raise CheckpointError(f"cannot read {checkpoint / 'config.json'}: {error.strerror}") from None
-    except ConfigError as error:
-        raise CheckpointError(f"{checkpoint / 'config.json'} is not a valid rin config: {error}") from None
-
-
-def load_weights(module: nn.Module, path: Path) -> None:
-    """Load safetensors weights into `module`, refusing any missing, extra or mis-shaped tensor."""
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {error}") from None
-    expected = module.state_dict()
-    for name, tensor in expected.items():
-        if name not in tensors:
-            raise CheckpointError(f"{path}: tensor {name} is missing (a checkpoint of another model?)")
-        got = tensors[name]
-        if got.shape != tensor.shape or got.dtype != tensor.dtype:
-            raise CheckpointError(
-                f"{path}: tensor {name} is {tuple(got.shape)} {got.dtype}, the model needs "
-                f"{tuple(tensor.shape)} {tensor.dtype}"
-            )
-    extra = sorted(set(tensors) - set(expected))
-    if extra:
-        raise CheckpointError(f"{path}: unexpected tensor {extra[0]} (a checkpoint of another model?)")
-    module.load_state_dict(tensors)
-
-
-def load_state(checkpoint: Path) -> dict[str, Any]:
-    """The training-state file, unpickled with `weights_only=True` (no code can run)."""
-    path = checkpoint / "state.pt"
-    try:
-        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{path} is not a valid rin training state: it holds objects other than tensors and plain "
-            "data, which rin never unpickles (only weights_only loading is used)"
-        ) from None
-    except Exception as error:  # noqa: BLE001 - any failure of an untrusted file is a bad checkpoint
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a valid rin training state: {first_line}") from None
-    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} is not a rin training state of format {FORMAT_VERSION}")
-    return state

@@ -13,7 +13,7 @@ from torch import nn
 
 
 class EMA:
-    """ema <- decay * ema + (1 - decay) * online, every step (reference: 0.9999, from step 0)."""
+    """ema <- decay * ema + (1 - decay) * online, every step (official code: 0.9999, from step 0)."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay

@@ -7,12 +7,12 @@ glue between them lives here: the model layer must not import training.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from rin.checkpoints import find_checkpoint, load_checkpoint_weights, load_config, load_state
 from rin.errors import RinError
 from rin.model import RIN
 from rin.model.pretrained import save_pretrained
-from rin.training.checkpoint import find_checkpoint, load_config, load_state
-from rin.training.sharded import load_checkpoint_weights
 
 
 def export_pretrained(checkpoint: str | Path, out_dir: str | Path, weights: str = "ema") -> Path:
@@ -23,9 +23,9 @@ def export_pretrained(checkpoint: str | Path, out_dir: str | Path, weights: str 
         out_dir: the pretrained folder to write (model.safetensors, config.json, README.md).
         weights: "ema" (what sampling uses) or "model" / "online" (the raw optimised weights).
     """
-    which = {"ema": "ema", "model": "model", "online": "model"}.get(weights)
-    if which is None:
+    if weights not in ("ema", "model", "online"):
         raise RinError(f"weights must be ema or online, got {weights!r}")
+    which: Literal["ema", "model"] = "ema" if weights == "ema" else "model"
     found = find_checkpoint(checkpoint, verify=True)
     config = load_config(found)
     model = RIN(config.model)

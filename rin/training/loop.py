@@ -25,6 +25,7 @@ from torch import nn
 from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel
 
+from rin.checkpoints import find_checkpoint
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_model_range
@@ -33,8 +34,10 @@ from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
 from rin.model.precision import bf16_slowdown_warning
 from rin.progress import progress_bar
+from rin.runtime.distributed import resolve_device
+from rin.runtime.metrics_log import MetricsLog
 from rin.training.batches import MemoryBatches, StreamedBatches
-from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
+from rin.training.checkpoint import keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
     World,
     barrier,
@@ -46,7 +49,6 @@ from rin.training.distributed import (
 )
 from rin.training.ema import EMA
 from rin.training.guards import gradient_norm, nonfinite_term
-from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training
@@ -65,10 +67,6 @@ class TrainResult:
     checkpoint: Path | None
     stopped_by: str | None = None  # the signal that stopped the run early (SIGTERM, SIGINT), if any
     skipped_steps: int = 0  # updates skipped for a non-finite loss or gradient, in this call
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -97,7 +95,7 @@ def train(
             `checkpoints/best`. The CLI builds it from `rin.evaluation` (training does not import it).
     """
     run_dir = Path(run_dir)
-    world, device = init_world(device or default_device())
+    world, device = init_world(device or resolve_device())
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory
@@ -114,8 +112,7 @@ def train(
         raise TrainingError("train.eval_every (rin train --eval-ref) is not supported with --shard yet")
 
     torch.manual_seed(tc.seed)
-    model = RIN(config.model).to(device)
-    model.activation_checkpointing = tc.activation_checkpointing
+    model = RIN(config.model, tc.activation_checkpointing).to(device)
     ema = EMA(model, tc.ema_decay)
     if sharded:  # shard both copies the same way, so the EMA update is a lerp of local shards
         shard_model(model, world, device)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rin.configs.experiment import TrainConfig
+from rin.configs.schedule_names import parse_lr_schedule
 
 
 class Lamb(torch.optim.Optimizer):
@@ -132,14 +133,14 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     """LR for optimizer step `step` (0-based): linear warm-up from 0, then `cosine@r` or constant.
 
     `cosine@r` is a cosine decay over (total - warmup) / r steps, of which only the first
-    fraction r is traversed, so the final LR is lr * (1 + cos(pi r)) / 2 (reference Sec. 2.5).
+    fraction r is traversed, so the final LR is lr * (1 + cos(pi r)) / 2 (official `WarmUpAndDecay`).
     """
     if config.warmup_steps > 0 and step < config.warmup_steps:
         # official `WarmUpAndDecay`: step / warmup * lr, so the very first update has LR 0
         return config.lr * step / config.warmup_steps
-    if config.lr_schedule == "constant":
+    fraction = parse_lr_schedule(config.lr_schedule)
+    if fraction is None:
         return config.lr
-    fraction = float(config.lr_schedule.split("@")[1])
     decay_steps = max(config.steps - config.warmup_steps, 1) / fraction
     progress = min(step - config.warmup_steps, decay_steps)
     return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress / decay_steps))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rin.errors import RinError
-from rin.training.metrics_log import MetricsLog
+from rin.runtime.metrics_log import MetricsLog
 
 INSTALL_HINT = "rin plot needs matplotlib: pip install 'rin[plot]' (or matplotlib)"
 

@@ -12,13 +12,14 @@ from typing import Any
 
 import torch
 
+from rin.checkpoints.files import find_checkpoint, load_config, load_state, load_weights
+from rin.checkpoints.sharded import is_sharded
 from rin.configs.experiment import ExperimentConfig
 from rin.errors import CheckpointError
 from rin.model import RIN
-from rin.training.checkpoint import find_checkpoint, load_config, load_state, load_weights
 from rin.training.ema import EMA
 from rin.training.optim import build_optimizer
-from rin.training.sharded import is_sharded, load_full_into_sharded, load_sharded_checkpoint
+from rin.training.sharded import load_full_into_sharded, load_sharded_checkpoint
 
 
 def resume_training(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,14 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 
+from rin.checkpoints.files import FORMAT_VERSION, load_config
+from rin.checkpoints.sharded import DCP_DIR, dcp_load, load_sharded_weights
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError
-from rin.training.checkpoint import FORMAT_VERSION, _fsync_dir, load_weights, write_manifest
-from rin.training.distributed import World, barrier
-
-DCP_DIR = "dcp"
+from rin.model import RIN
+from rin.runtime.distributed import World, barrier
+from rin.training.checkpoint import _fsync_dir, write_manifest
 
 
 def shard_model(model: nn.Module, world: World, device: torch.device) -> nn.Module:
@@ -55,11 +55,6 @@ def shard_model(model: nn.Module, world: World, device: torch.device) -> nn.Modu
         fully_shard(block, mesh=mesh)
     fully_shard(model, mesh=mesh)
     return model
-
-
-def is_sharded(checkpoint: Path) -> bool:
-    """True for a checkpoint whose weights are DCP files (written with `--shard`)."""
-    return (checkpoint / DCP_DIR).is_dir()
 
 
 def save_sharded_checkpoint(
@@ -126,7 +121,7 @@ def load_sharded_checkpoint(
         "ema": get_model_state_dict(ema),
         "optimizer": optimizer_state,
     }
-    _dcp_load(state, checkpoint)
+    dcp_load(state, checkpoint)
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     set_model_state_dict(ema, state["ema"])
 
@@ -148,29 +143,9 @@ def load_full_into_sharded(
     set_model_state_dict(ema, plain_ema.state_dict(), options=full)
 
 
-def load_sharded_weights(module: nn.Module, checkpoint: Path, which: str) -> None:
-    """Load the "model" or "ema" weights of a DCP checkpoint into a plain module (for sampling)."""
-    if which not in ("model", "ema"):
-        raise CheckpointError(f"a sharded checkpoint holds 'model' and 'ema' weights, not {which!r}")
-    state = {which: module.state_dict()}
-    _dcp_load(state, checkpoint)
-    module.load_state_dict(state[which])
-
-
-def load_checkpoint_weights(module: nn.Module, checkpoint: Path, which: str) -> None:
-    """The "model" or "ema" weights of a full or a sharded checkpoint, into a plain module."""
-    if is_sharded(checkpoint):
-        load_sharded_weights(module, checkpoint, which)
-    else:
-        load_weights(module, checkpoint / f"{which}.safetensors")
-
-
 def export_weights(checkpoint: Path, out_dir: Path) -> list[Path]:
     """Write a DCP checkpoint's weights as `model.safetensors` and `ema.safetensors` under `out_dir`."""
     from safetensors.torch import save_file
-
-    from rin.model import RIN
-    from rin.training.checkpoint import load_config
 
     config = load_config(checkpoint)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -184,25 +159,10 @@ def export_weights(checkpoint: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def _dcp_load(state: dict[str, Any], checkpoint: Path) -> None:
-    try:
-        with warnings.catch_warnings():  # without a process group DCP warns that it loads in one process
-            warnings.filterwarnings("ignore", message=".*assuming the intent is to load in a single process")
-            dcp.load(state, checkpoint_id=str(checkpoint / DCP_DIR))
-    except Exception as error:  # noqa: BLE001 - DCP wraps reader failures in several types
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise CheckpointError(
-            f"{checkpoint / DCP_DIR} is not a loadable sharded checkpoint: {first}"
-        ) from None
-
-
 __all__ = [
     "export_weights",
-    "is_sharded",
-    "load_checkpoint_weights",
     "load_full_into_sharded",
     "load_sharded_checkpoint",
-    "load_sharded_weights",
     "save_sharded_checkpoint",
     "shard_model",
 ]

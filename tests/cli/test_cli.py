@@ -22,7 +22,7 @@ def test_info_json_for_cifar10(capsys):
 
 
 def test_train_then_sample(tmp_path, capsys):
-    """`rin train` on the tiny preset writes a checkpoint; `rin sample` writes a PNG grid and an .npz."""
+    """`rin train` writes a checkpoint; `rin sample` a PNG grid and an .npz; --guidance changes the images."""
     run = tmp_path / "run"
     code = main(["train", "--preset", "tiny", "--steps", "2", "--out", str(run), "--no-progress",
                  "--set", "train.num_samples=2"])  # fmt: skip
@@ -35,10 +35,14 @@ def test_train_then_sample(tmp_path, capsys):
     arrays = np.load(npz)
     assert arrays["arr_0"].shape == (3, 32, 32, 1) and arrays["arr_0"].dtype == np.uint8
     assert arrays["arr_1"].tolist() == [4, 4, 4]
-    guided = tmp_path / "guided.png"
-    code = main(["sample", "--checkpoint", str(run), "--num", "2", "--steps", "2", "--out", str(guided),
-                 "--guidance", "2", "--no-progress"])  # fmt: skip
-    assert code == 0 and guided.exists()
+    drawn = {}
+    for w in ("0", "2"):  # same seed and labels: only the guidance weight differs
+        out = tmp_path / f"guided{w}"
+        code = main(["sample", "--checkpoint", str(run), "--num", "2", "--steps", "2", "--out", f"{out}.png",
+                     "--npz", f"{out}.npz", "--guidance", w, "--labels", "4", "--no-progress"])  # fmt: skip
+        assert code == 0 and (tmp_path / f"guided{w}.png").exists()
+        drawn[w] = np.load(f"{out}.npz")["arr_0"]
+    assert not np.array_equal(drawn["0"], drawn["2"])  # --guidance reaches the sampler
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ def test_presets_round_trip_through_json(name):
 
 
 def test_cifar10_preset_is_the_released_config():
-    """The cifar10 preset carries the released hyper-parameters (reference Sec. 4.1)."""
+    """The cifar10 preset carries the released hyper-parameters (pix2seq `config_diffusion_cifar10.py`)."""
     c = get_preset("cifar10")
     m = c.model
     assert (m.patch_size, m.num_latents, m.num_blocks, m.block_depth) == (2, 128, 3, 2)
@@ -56,6 +56,10 @@ def test_overrides_are_typed():
         ("train.lr", "section.field=value"),
         ("diffusion.cond_dropout=1.0", r"in \[0, 1\)"),
         ("sampling.guidance=-1", "must be >= 0"),
+        ("diffusion.prediction=score", "must be one of eps, x0, v"),
+        ("data.on_mismatch=ignore", "must be one of convert, skip, error"),
+        ("diffusion.schedule=sigmoid@3,-3,1", "needs start < end"),
+        ("train.lr_schedule=cosine@1.2.3", "constant or cosine@r"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, message):

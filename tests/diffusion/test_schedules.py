@@ -8,20 +8,19 @@ import pytest
 import torch
 
 from rin.configs import ConfigError
-from rin.diffusion import GAMMA_MIN, get_schedule
+from rin.diffusion import get_schedule
 
 NAMES = ["linear", "cosine", "cosine@0,1,1", "cosine@0.2,1,1", "sigmoid@-3,3,0.9", "sigmoid@0,3,0.3"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_schedule_end_points_and_monotone(name):
-    """gamma(0) ~ 1, gamma(1) ~ 0 (clipped to [1e-9, 1]) and gamma decreases in t."""
+    """gamma(0) ~ 1, gamma(1) ~ 0 and gamma decreases in t."""
     schedule = get_schedule(name)
     t = torch.linspace(0, 1, 1001, dtype=torch.float64)
     gamma = schedule(t)
     assert gamma[0] == pytest.approx(1.0, abs=1e-6)
     assert gamma[-1] == pytest.approx(0.0, abs=1e-6)
-    assert gamma.min() >= GAMMA_MIN and gamma.max() <= 1.0
     assert (gamma[1:] <= gamma[:-1]).all()
 
 

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import pytest
 import torch
-from einops import rearrange
 
 from rin.model.embeddings import ClassToken, PatchEmbed, Readout, TimeToken, sinusoidal_features
 
 
-def test_patch_embed_then_readout_can_be_the_identity():
-    """With identity projections, readout(patchify(x)) == x: patch order and un-patching agree."""
+def _hand_built_patches(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Token r * grid + c holds rows r*p.., cols c*p.. of x, flattened as (row, col, channel)."""
+    grid = x.shape[-1] // p
+    tokens = [x[:, :, r * p : (r + 1) * p, c * p : (c + 1) * p].permute(0, 2, 3, 1).flatten(1)
+              for r in range(grid) for c in range(grid)]  # fmt: skip
+    return torch.stack(tokens, dim=1)  # (B, N, p*p*C)
+
+
+def test_patch_embed_and_readout_follow_the_hand_built_patch_order():
+    """With identity projections, patch embedding gives the hand-built patches and readout inverts them."""
     p, c, size = 4, 3, 16
     dim = p * p * c
     embed, readout = PatchEmbed(size, c, p, dim), Readout(size, c, p, dim)
     x = torch.randn(2, c, size, size)
-    patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
+    patches = _hand_built_patches(x, p)
     with torch.no_grad():
-        readout.proj.weight.copy_(torch.eye(dim))
-    readout.norm = torch.nn.Identity()  # type: ignore[assignment]
+        for module in (embed, readout):
+            module.proj.weight.copy_(torch.eye(dim))
+            module.proj.bias.zero_()
+        embed.pos.zero_()
+    embed.norm = readout.norm = torch.nn.Identity()  # type: ignore[assignment]
+    assert torch.equal(embed(x), patches)
     torch.testing.assert_close(readout(patches), x)
-    assert embed(x).shape == (2, (size // p) ** 2, dim)
 
 
 def test_sinusoidal_features_closed_form():

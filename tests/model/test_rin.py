@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from rin.configs import PRESETS, ModelConfig, get_preset
 from rin.model import RIN, count_parameters
+from rin.model.rin import ImageRIN, VideoRIN
 
 
 def _inputs(config: ModelConfig, batch: int = 3):
@@ -29,7 +31,7 @@ def test_output_and_latent_shapes(tiny_config):
 
 @pytest.mark.parametrize(("preset", "expected"), [("cifar10", 30.95e6), ("imagenet64-repo", 157.8e6)])
 def test_released_configs_count_the_reference_parameters(preset, expected):
-    """The two released configs count 30.95M and 157.8M parameters (reference Sec. 1.9), within 1%."""
+    """The two released configs count 30.95M and 157.8M parameters, within 1%."""
     with torch.device("meta"):
         model = RIN(get_preset(preset).model)
     assert abs(count_parameters(model) - expected) / expected < 0.01
@@ -133,3 +135,14 @@ def test_wrong_shapes_are_refused(tiny_config):
         model(x, gamma[:2], labels)
     with pytest.raises(ValueError, match="prev_latents"):
         model(x, gamma, labels, torch.zeros(3, 1, 1))
+
+
+def test_rin_builds_the_image_or_the_video_form(tiny_config):
+    """RIN(config) is an ImageRIN or a VideoRIN by the config, and a deep copy (EMA) keeps the form."""
+    image = RIN(tiny_config.model)
+    video = RIN(get_preset("moving-mnist").model)
+    assert type(image) is ImageRIN and type(video) is VideoRIN
+    twin = copy.deepcopy(image)
+    assert type(twin) is ImageRIN
+    original = image.state_dict()
+    assert all(torch.equal(tensor, original[name]) for name, tensor in twin.state_dict().items())

@@ -29,10 +29,18 @@ def test_tubelet_patchify_then_unpatchify_is_the_identity():
 
 
 def test_a_token_holds_one_tubelet():
-    """Token 0 is exactly frames 0-1, rows 0-3, cols 0-3 (so positions index (slab, row, col))."""
-    clip = torch.randn(1, 4, 1, 8, 8)
+    """Tokens run over (slab, row, col), each a hand-built tubelet flattened as (frame, row, col, C)."""
+    clip = torch.randn(1, 4, 2, 8, 8)
+
+    def tubelet(slab: int, row: int, col: int) -> torch.Tensor:
+        cube = clip[0, 2 * slab : 2 * slab + 2, :, 4 * row : 4 * row + 4, 4 * col : 4 * col + 4]
+        return cube.permute(0, 2, 3, 1).flatten()  # (t, C, p, p) -> (t, p, p, C)
+
     tokens = tubelet_patchify(clip, tubelet=2, patch=4)
-    assert torch.equal(tokens[0, 0].sort().values, clip[0, :2, 0, :4, :4].flatten().sort().values)
+    assert torch.equal(tokens[0, 0], tubelet(0, 0, 0))
+    assert torch.equal(tokens[0, 1], tubelet(0, 0, 1))
+    assert torch.equal(tokens[0, 2], tubelet(0, 1, 0))
+    assert torch.equal(tokens[0, 4], tubelet(1, 0, 0))
 
 
 def test_pad_frames_appends_zero_frames_only_when_needed():

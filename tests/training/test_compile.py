@@ -59,3 +59,20 @@ def test_compiled_training_with_activation_checkpointing_matches_eager(tiny_conf
               on_step=lambda step, loss, c=compiled: losses[c].append(loss))  # fmt: skip
     assert len(losses[True]) == 2
     assert losses[True] == pytest.approx(losses[False], rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_compile_option_compiles_the_training_model(tiny_config, tmp_path, monkeypatch, compiled):
+    """Positive control (fast): train.compile=true hands the RIN to torch.compile, and only then."""
+    from rin.model import RIN
+
+    calls: list[torch.nn.Module] = []
+
+    def spy(module, **kwargs):
+        calls.append(module)
+        return module  # eager stand-in: the slow tests above check the compiled numbers
+
+    monkeypatch.setattr(torch, "compile", spy)
+    config = apply_overrides(tiny_config, ["train.steps=1", f"train.compile={str(compiled).lower()}"])
+    train(config, tmp_path, data=load_mnist("train").subset(list(range(16))), progress=False)
+    assert len(calls) == int(compiled) and all(isinstance(module, RIN) for module in calls)

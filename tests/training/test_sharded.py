@@ -12,10 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rin.checkpoints import is_sharded, load_checkpoint_weights, load_model
 from rin.configs import apply_overrides, get_preset
 from rin.model import RIN
 from rin.training import find_checkpoint, load_state, train
-from rin.training.sharded import export_weights, is_sharded, load_checkpoint_weights
+from rin.training.sharded import export_weights
 
 SETTINGS = ["train.steps=3", "train.batch_size=8", "train.num_samples=1", "train.sample_steps=1"]
 LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -106,3 +107,12 @@ def test_full_checkpoint_resumes_sharded_on_two_processes(runs, tmp_path):
     _torchrun(tmp_path / "two", "--shard", "--resume", str(runs["one"] / "checkpoints" / "step_00000002"))
     _assert_same_weights(_weights(find_checkpoint(tmp_path / "two"), tmp_path),
                          load_file(str(find_checkpoint(runs["one"]) / "model.safetensors")))  # fmt: skip
+
+
+def test_load_model_reads_sharded_and_full_checkpoints_alike(runs):
+    """`load_model` gives the same model and config from the DCP run as from the 1-process run."""
+    sharded, sharded_config = load_model(runs["sharded"])
+    full, full_config = load_model(runs["one"])
+    assert sharded_config.model == full_config.model
+    assert not sharded.training and not full.training
+    _assert_same_weights(sharded.state_dict(), full.state_dict())

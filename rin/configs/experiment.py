@@ -9,6 +9,7 @@ Every config validates itself in `__post_init__` and raises `ConfigError` with o
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +24,15 @@ class ConfigError(RinError, ValueError):
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def _check_finite(config: Any, section: str) -> None:
+    """Refuse inf and NaN in every float field: inf passes checks written as `x > 0`, and
+    `train.lr=inf` made the first warm-up step's lr 0 x inf = NaN, poisoning the weights."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{section}.{item.name} must be a finite number, got {value}")
 
 
 _SCHEDULE_RE = re.compile(r"^(linear|cosine|(cosine|sigmoid)@[-+0-9.eE]+,[-+0-9.eE]+,[-+0-9.eE]+)$")
@@ -73,6 +83,7 @@ class ModelConfig:
     conditioning: Literal["append", "mask"] = "mask"
 
     def __post_init__(self) -> None:
+        _check_finite(self, "model")
         for name in ("image_size", "channels", "patch_size", "latent_dim", "interface_dim"):
             _check(getattr(self, name) > 0, f"model.{name} must be positive, got {getattr(self, name)}")
         _check(self.num_blocks >= 1, f"model.num_blocks must be at least 1, got {self.num_blocks}")
@@ -191,6 +202,7 @@ class DiffusionConfig:
     cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_finite(self, "diffusion")
         check_schedule_name(self.schedule, "diffusion.schedule")
         _check(
             self.prediction in ("eps", "x0", "v"),
@@ -221,6 +233,7 @@ class SamplingConfig:
     guidance: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_finite(self, "sampling")
         _check(
             self.sampler in ("ddpm", "ddim"), f"sampling.sampler must be ddpm or ddim, got {self.sampler!r}"
         )
@@ -250,6 +263,7 @@ class DataConfig:
     num_clips: int = 10_000
 
     def __post_init__(self) -> None:
+        _check_finite(self, "data")
         _check(
             self.dataset in ("mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder"),
             "data.dataset must be mnist, cifar10, folder, webdataset, moving_mnist or video_folder, "
@@ -307,6 +321,7 @@ class TrainConfig:
     max_nonfinite_steps: int = 20
 
     def __post_init__(self) -> None:
+        _check_finite(self, "train")
         _check(self.steps >= 0, f"train.steps must be >= 0, got {self.steps}")
         _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
         _check(self.grad_accum >= 1, f"train.grad_accum must be >= 1, got {self.grad_accum}")

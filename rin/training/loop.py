@@ -45,7 +45,7 @@ from rin.training.distributed import (
     peak_memory_mb,
 )
 from rin.training.ema import EMA
-from rin.training.guards import gradient_norm, nonfinite_term
+from rin.training.guards import gradient_norm, nonfinite_term, nonfinite_weight
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
@@ -173,10 +173,11 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro, given)
             grad_norm = float(gradient_norm(model, tc.grad_clip))
-            fault = nonfinite_term(last_loss, grad_norm, model)
+            fault = nonfinite_term(last_loss, grad_norm, model, lr)
             done = step + 1
             if fault is None:
                 optimizer.step()
+                _check_weights(model, done, lr, checkpoint, run_dir, bar)
                 ema.update(model)
                 in_a_row = 0
             else:  # skip the update: weights, optimizer moments and EMA stay as they were
@@ -292,6 +293,20 @@ def _accumulate(
     if world.distributed:
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.AVG)
     return float(total)
+
+
+def _check_weights(
+    model: nn.Module, step: int, lr: float, checkpoint: Path | None, run_dir: Path, bar: tqdm
+) -> None:
+    """Stop before weights an update made non-finite reach the EMA or a checkpoint."""
+    name = nonfinite_weight(model)
+    if name is not None:
+        bar.close()
+        last = checkpoint or _newest(run_dir)
+        raise TrainingError(
+            f"step {step}: the update made {name} non-finite (learning rate {lr:.3g}); "
+            f"stopped, last good checkpoint: {last or 'none'}"
+        )
 
 
 def _newest(run_dir: Path) -> Path | None:

@@ -2,11 +2,15 @@
 
 A process killed mid-write can leave a partial last line; a new writer starts on a fresh line and
 `read` skips lines that are not valid JSON, so a log survives any number of crashes.
+
+The JSON is strict: a non-finite number (a NaN loss) is written as null, because `NaN` and
+`Infinity` tokens are rejected by strict readers (jq, JavaScript, most other languages).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ class MetricsLog:
     def write(self, **record: Any) -> None:
         record.setdefault("time", round(time.time(), 3))
         with self.path.open("a") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.write(json.dumps(_finite(record), sort_keys=True, allow_nan=False) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -39,3 +43,14 @@ class MetricsLog:
             except json.JSONDecodeError:
                 continue  # a line torn by a crash
         return records
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float (also inside dicts and lists) replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -13,11 +13,14 @@ so the same config reproduces the paper's batch on any number of devices.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rin.errors import TrainingError
 
@@ -57,6 +60,17 @@ def init_world(device: torch.device) -> tuple[World, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return world, device
+
+
+def data_parallel(model: nn.Module, device: torch.device) -> DistributedDataParallel:
+    """DDP without the buffer broadcast before every forward: the model's only buffer is a fixed
+    sin-cos table, the same on every rank. torch 2.13 renamed `broadcast_buffers` to
+    `forward_sync_buffers` and warns about the old name on every rank, so the new name is used
+    where it exists."""
+    names = inspect.signature(DistributedDataParallel.__init__).parameters
+    option = "forward_sync_buffers" if "forward_sync_buffers" in names else "broadcast_buffers"
+    device_ids = [device] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids, **{option: False})
 
 
 def micro_batch_size(batch_size: int, world: World, grad_accum: int) -> int:

@@ -39,6 +39,7 @@ from rin.training.distributed import (
     World,
     barrier,
     broadcast_flag,
+    data_parallel,
     init_world,
     micro_batch_rows,
     micro_batch_size,
@@ -131,9 +132,7 @@ def train(
         batches = MemoryBatches(data, config, world)
     mine = micro_batch_rows(world, 1, 0, tc.batch_size // world.size)  # this rank's rows of a global batch
     # every parameter gets a gradient in every step (the self-conditioning path always runs)
-    net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                             broadcast_buffers=False)\
-        if world.distributed and not sharded else model  # fmt: skip
+    net: nn.Module = data_parallel(model, device) if world.distributed and not sharded else model
     slow_bf16 = bf16_slowdown_warning(device) if tc.bf16 else None
     if slow_bf16 is not None and world.is_main:
         warnings.warn(slow_bf16, stacklevel=2)

@@ -43,7 +43,13 @@ from torch.distributed.fsdp import fully_shard
 from rin.configs.experiment import ExperimentConfig
 from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError
-from rin.training.checkpoint import FORMAT_VERSION, _fsync_dir, load_weights, write_manifest
+from rin.training.checkpoint import (
+    FORMAT_VERSION,
+    _fsync_dir,
+    load_weights,
+    write_error_reason,
+    write_manifest,
+)
 from rin.training.distributed import World, barrier
 
 DCP_DIR = "dcp"
@@ -92,9 +98,9 @@ def save_sharded_checkpoint(
     if world.is_main:
         try:
             _commit(tmp, final, root, step, config, extra or {})
-        except OSError as error:
+        except (OSError, RuntimeError) as error:  # RuntimeError: torch.save on a full disk
             shutil.rmtree(tmp, ignore_errors=True)
-            failure[0] = f"could not write checkpoint step {step} under {root}: {error.strerror or error}"
+            failure[0] = f"could not write checkpoint step {step} under {root}: {write_error_reason(error)}"
     dist.broadcast_object_list(failure, src=0)  # every rank stops on a failed write, not just rank 0
     if failure[0]:
         raise CheckpointError(failure[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -193,3 +194,19 @@ def test_update_that_makes_weights_nonfinite_stops_the_run(tiny_config, digits, 
     last = find_checkpoint(tmp_path, verify=True)
     assert last.name == "step_00000002"
     assert all(torch.isfinite(t).all() for t in load_file(str(last / "ema.safetensors")).values())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux /dev/full")
+def test_full_disk_in_torch_save_says_no_space(tiny_config, digits, tmp_path, monkeypatch):
+    """torch.save's short write on a full disk ("enforce fail at inline_container.cc ... unexpected
+    pos") is reported as "No space left on device", as the retry reports it."""
+    config = _config(tiny_config, 4)
+    train(config, tmp_path, data=digits, progress=False, stop_after=2)
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, path, *a, **k: real_save(obj, "/dev/full", *a, **k))
+    with pytest.raises(CheckpointError) as info:
+        train(config, tmp_path, resume="auto", data=digits, progress=False)
+    assert str(info.value).endswith(
+        "No space left on device; the previous checkpoint step_00000002 is intact"
+    ), str(info.value)
+    assert "inline_container" not in str(info.value)

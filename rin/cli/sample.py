@@ -64,11 +64,17 @@ def run(args: argparse.Namespace) -> int:
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config
     from rin.training.distributed import barrier, init_world, shutdown
+    from rin.training.run_dir import check_writable_dir
     from rin.training.sharded import load_checkpoint_weights
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
+    for option, path in (("--out", args.out), ("--npz", args.npz)):  # before any sampling
+        if path:
+            check_writable_dir(Path(path).absolute().parent, f"the directory of {option}")
+    if not args.out:  # the grid goes into the checkpoint directory
+        check_writable_dir(checkpoint, "checkpoint directory (the default place of --out)")
     config = load_config(checkpoint)
     sampling = config.sampling
     if args.steps is not None:

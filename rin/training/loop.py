@@ -51,6 +51,7 @@ from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training
+from rin.training.run_dir import check_writable_dir
 from rin.training.sample_grids import write_sample_grid
 from rin.training.sharded import save_sharded_checkpoint, shard_model
 
@@ -98,6 +99,8 @@ def train(
     """
     run_dir = Path(run_dir)
     world, device = init_world(device or default_device())
+    if world.is_main:  # before loading data or building the model: a bad directory costs one line
+        check_writable_dir(run_dir)
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory

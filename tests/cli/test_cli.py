@@ -65,3 +65,57 @@ def test_python_dash_m_and_help():
         [sys.executable, "-m", "rin", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "train" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def one_step_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("one_step")
+    code = main(["train", "--preset", "tiny", "--steps", "1", "--out", str(run), "--no-progress",
+                 "--set", "train.num_samples=1", "--set", "train.sample_steps=1"])  # fmt: skip
+    assert code == 0
+    return run
+
+
+def test_train_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """`rin train --out FILE` and `--out FILE/run` exit 2 with one line, before data or model load."""
+    import rin.training.loop as loop_module
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded before the run directory was checked")
+
+    monkeypatch.setattr(loop_module, "load_dataset", no_data)
+    (tmp_path / "file").write_text("keep me")
+    for out, message in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "run", "which is a file")):
+        assert main(["train", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_train_on_a_full_disk_stops_before_config_json(tmp_path, capsys, monkeypatch):
+    """A full disk at start (simulated) exits 2 with the system's reason instead of an ENOSPC traceback."""
+    import errno
+    import os
+
+    import rin.training.run_dir as run_dir_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(run_dir_module.os, "fsync", full)
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("is not writable: No space left on device") and len(err.splitlines()) == 1
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_sample_out_under_a_file_is_refused_before_sampling(one_step_run, tmp_path, capsys):
+    """`rin sample --out` or `--npz` under a file exit 2 with one line naming the option."""
+    (tmp_path / "file").write_text("x")
+    for option in ("--out", "--npz"):
+        argv = ["sample", "--checkpoint", str(one_step_run), "--num", "1", "--steps", "1", "--no-progress",
+                option, str(tmp_path / "file" / "x")]  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"the directory of {option}" in err and "is a file, not a directory" in err, err
+        assert len(err.splitlines()) == 1

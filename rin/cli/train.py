@@ -52,8 +52,18 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         extra.append("train.shard=true")
     config = config_from_args(args, extra)
+    if config.data.path and not config.data.reads_path:
+        given = "--data" if args.data is not None else "data.path"
+        raise RinError(
+            f"{given} is not used by data.dataset={config.data.dataset} (preset {config.name} trains on "
+            f"{config.data.describe()}); for your images add --set data.dataset=folder"
+        )
     out = Path(args.out or f"runs/{config.name}")
     world = launched_world()  # torchrun's environment; world size 1 without a launcher
+    if world.is_main:  # say what was chosen: `rin train` alone starts a 5k-step MNIST run
+        default = " (the default; choose with --preset)" if args.preset is None else ""
+        print(f"rin train: preset {config.name}{default}, data: {config.data.describe()}, "
+              f"{config.train.steps} steps, run directory {out}")  # fmt: skip
     evaluate = None
     if args.eval_ref is not None:
         if config.train.eval_every == 0:

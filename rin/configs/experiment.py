@@ -280,6 +280,19 @@ class DataConfig:
             f"data.on_mismatch must be convert, skip or error, got {self.on_mismatch!r}",
         )
 
+    @property
+    def reads_path(self) -> bool:
+        """False for the data sets built into rin (MNIST digits, Moving MNIST), which ignore `path`."""
+        return self.dataset not in ("mnist", "moving_mnist")
+
+    def describe(self) -> str:
+        """Which data a run trains on, in words (printed at the start of `rin train`)."""
+        if self.dataset == "mnist":
+            return "the built-in MNIST digits"
+        if self.dataset == "moving_mnist":
+            return f"{self.num_clips} Moving MNIST clips made from the built-in MNIST digits"
+        return f"{self.dataset} at {self.path or '(no path)'}"
+
 
 @dataclass
 class TrainConfig:

@@ -119,3 +119,28 @@ def test_sample_out_under_a_file_is_refused_before_sampling(one_step_run, tmp_pa
         err = capsys.readouterr().err.strip()
         assert f"the directory of {option}" in err and "is a file, not a directory" in err, err
         assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--preset", "mnist", "--data", "/nonexistent"], ["--preset", "moving-mnist", "--data", "/x"],
+     ["--preset", "mnist", "--set", "data.path=/nonexistent"]],
+)  # fmt: skip
+def test_data_path_ignored_by_the_data_set_is_refused(argv, tmp_path, capsys):
+    """--data (or data.path) with a built-in data set that ignores it exits 2, naming the data used."""
+    assert main(["train", *argv, "--steps", "0", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        "is not used by data.dataset=" in err
+        and "built-in MNIST digits" in err
+        and len(err.splitlines()) == 1
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_says_which_preset_and_data_it_chose(tmp_path, capsys):
+    """`rin train` without --preset prints that it chose the default preset, and the data it uses."""
+    assert main(["train", "--steps", "0", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("rin train: preset mnist (the default; choose with --preset)")
+    assert "data: the built-in MNIST digits" in first

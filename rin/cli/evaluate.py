@@ -243,6 +243,8 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
+    if args.guidance and config.model.num_classes == 0:  # as rin sample checks it
+        raise RinError("--guidance needs a class-conditional model; this one is unconditional")
     sampling = config.sampling
     for field, value in (("steps", args.steps), ("sampler", args.sampler), ("guidance", args.guidance)):
         if value is not None:

@@ -106,6 +106,23 @@ def test_evaluate_a_checkpoint_with_the_digit_proxy(digits_ref, tmp_path, capsys
     assert len(evals) == 1 and evals[0]["step"] == 1 and evals[0]["num_samples"] == 6
 
 
+def test_guidance_on_an_unconditional_checkpoint_is_a_one_line_error(digits_ref, tmp_path, capsys):
+    """`rin evaluate --guidance w` on an unconditional model exits 2 with one line, as `rin sample` does."""
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--steps", "1", "--out", str(run), "--no-progress",
+                 "--set", "model.num_classes=0", "--set", "train.num_samples=1",
+                 "--set", "train.sample_steps=1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    code = main(["evaluate", "--checkpoint", str(run), "--ref", str(digits_ref), "--num", "2", "--steps", "1",
+                 "--extractor", "digits", "--guidance", "2", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert (
+        code == 2
+        and err
+        == "rin evaluate: error: --guidance needs a class-conditional model; this one is unconditional"
+    )
+
+
 def test_missing_arguments_give_one_line_errors(capsys):
     """No --ref, or neither --checkpoint nor --samples, is a one-line error."""
     assert main(["evaluate", "--checkpoint", "x"]) == 2

@@ -144,6 +144,8 @@ def train(
         net = torch.compile(net, dynamic=False)  # type: ignore[assignment]
 
     log = MetricsLog(run_dir / "metrics.jsonl") if world.is_main else None
+    if log is not None and resume is not None:
+        log.drop_after(start)  # the steps after the checkpoint are replayed: each is logged once
     if log is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config_to_json(config))

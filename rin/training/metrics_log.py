@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,24 @@ class MetricsLog:
         with self.path.open("a") as handle:
             handle.write(json.dumps(_finite(record), sort_keys=True, allow_nan=False) + "\n")
 
+    def drop_after(self, step: int) -> int:
+        """Remove the records of steps after `step` (and torn lines); returns how many were removed.
+
+        A resumed run replays the steps after its checkpoint, which a killed run may already have
+        logged; without this they would appear twice. The file is rewritten atomically.
+        """
+        if not self.path.exists():
+            return 0
+        lines = self.path.read_text().splitlines()
+        steps = [_step_of(line) for line in lines]
+        kept = [line for line, at in zip(lines, steps, strict=True) if at is not None and at <= step]
+        if len(kept) == len(lines):
+            return 0
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, self.path)
+        return len(lines) - len(kept)
+
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
@@ -54,3 +73,13 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
+
+
+def _step_of(line: str) -> int | None:
+    """The step of a log line; -1 for a record without one (kept); None for a torn line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else -1

@@ -210,3 +210,24 @@ def test_full_disk_in_torch_save_says_no_space(tiny_config, digits, tmp_path, mo
         "No space left on device; the previous checkpoint step_00000002 is intact"
     ), str(info.value)
     assert "inline_container" not in str(info.value)
+
+
+def test_resume_logs_each_step_once(tiny_config, digits, tmp_path):
+    """Steps a killed run logged after its last checkpoint are dropped on resume, so each train step
+    appears once in metrics.jsonl and the log stays valid JSON lines."""
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_four(step, loss):
+        if step == 4:
+            raise Killed
+
+    config = _config(tiny_config, 5, "train.checkpoint_every=2", "train.log_every=1")
+    with pytest.raises(Killed):
+        train(config, tmp_path, data=digits, progress=False, on_step=kill_at_four)
+    assert [e["step"] for e in _events(tmp_path, "train")] == [1, 2, 3]  # checkpoint at 2
+    with (tmp_path / "metrics.jsonl").open("a") as handle:
+        handle.write('{"event": "train", "st')  # torn by the kill
+    train(config, tmp_path, resume="auto", data=digits, progress=False)
+    assert [e["step"] for e in _events(tmp_path, "train")] == [1, 2, 3, 4, 5]

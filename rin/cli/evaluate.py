@@ -240,6 +240,7 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config, load_state, load_weights
+    from rin.training.checkpoint import manifest_digest
 
     checkpoint = find_checkpoint(args.checkpoint, verify=True)
     config = load_config(checkpoint)
@@ -262,7 +263,7 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
 
     npz = Path(args.npz) if args.npz else None
     settings = {
-        "checkpoint": str(checkpoint.resolve()),
+        "checkpoint": manifest_digest(checkpoint),  # its content, not its path
         "sampling": dataclasses.asdict(sampling),
         "balanced": True,
     }

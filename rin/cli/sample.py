@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
     from rin.training import find_checkpoint, load_config
+    from rin.training.checkpoint import manifest_digest
     from rin.training.distributed import barrier, init_world, shutdown
     from rin.training.run_dir import check_writable_dir
     from rin.training.sharded import load_checkpoint_weights
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return generate(net, shape, num, config.diffusion, sampling, batch_labels, generators, device, dtype)
 
     settings = {
-        "checkpoint": str(checkpoint.resolve()),
+        "checkpoint": manifest_digest(checkpoint),  # its content, not its path
         "weights": args.weights,
         "sampling": dataclasses.asdict(sampling),
         "labels": labels.tolist() if labels is not None else None,

@@ -149,6 +149,15 @@ def write_manifest(tmp: Path, files: Sequence[str], step: int, **extra: Any) -> 
             os.fsync(handle.fileno())
 
 
+def manifest_digest(checkpoint: Path) -> str:
+    """SHA-256 of a checkpoint's manifest: names its content (every file's hash), not its path, so
+    a checkpoint replaced at the same path gets another digest."""
+    try:
+        return hashlib.sha256((checkpoint / "manifest.json").read_bytes()).hexdigest()
+    except OSError as error:
+        raise CheckpointError(f"cannot read {checkpoint / 'manifest.json'}: {error.strerror}") from None
+
+
 def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` complete checkpoints (keep=0: none) and stale temporaries."""
     root = run_dir / "checkpoints"

@@ -144,3 +144,26 @@ def test_train_says_which_preset_and_data_it_chose(tmp_path, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("rin train: preset mnist (the default; choose with --preset)")
     assert "data: the built-in MNIST digits" in first
+
+
+def test_sample_set_of_a_replaced_checkpoint_is_refused(one_step_run, tmp_path, capsys):
+    """Resuming a --npz sample set after the checkpoint at the same path was replaced by another
+    model's exits 2 instead of mixing shards of two models (the set is keyed by the manifest hash)."""
+    import shutil
+
+    other = tmp_path / "other"
+    code = main(["train", "--preset", "tiny", "--steps", "1", "--out", str(other), "--no-progress",
+                 "--set", "train.seed=1", "--set", "train.num_samples=1",
+                 "--set", "train.sample_steps=1"])  # fmt: skip
+    assert code == 0
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(one_step_run / "checkpoints" / "step_00000001", checkpoint)
+    argv = ["sample", "--checkpoint", str(checkpoint), "--num", "2", "--steps", "1", "--shard-size", "1",
+            "--npz", str(tmp_path / "s.npz"), "--out", str(tmp_path / "s.png"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    shutil.rmtree(checkpoint)
+    shutil.copytree(other / "checkpoints" / "step_00000001", checkpoint)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "were drawn with other settings" in err and len(err.splitlines()) == 1

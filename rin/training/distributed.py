@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -69,8 +70,8 @@ def data_parallel(model: nn.Module, device: torch.device) -> DistributedDataPara
     where it exists."""
     names = inspect.signature(DistributedDataParallel.__init__).parameters
     option = "forward_sync_buffers" if "forward_sync_buffers" in names else "broadcast_buffers"
-    device_ids = [device] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids, **{option: False})
+    options: dict[str, Any] = {option: False, "device_ids": [device] if device.type == "cuda" else None}
+    return DistributedDataParallel(model, **options)
 
 
 def micro_batch_size(batch_size: int, world: World, grad_accum: int) -> int:

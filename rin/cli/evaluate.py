@@ -31,6 +31,10 @@ def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
         help="features: the standard FID Inception (default), a labelled proxy classifier, or i3d (FVD)",
     )
     parser.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
+    parser.add_argument(
+        "--allow-other-inception-weights", action="store_true",
+        help="use --inception-weights whose SHA-256 is not the FID file's (results are marked: not FID)",
+    )  # fmt: skip
     parser.add_argument("--i3d-weights", help="path of pytorch-i3d's rgb_imagenet.pt (for --extractor i3d)")
     parser.add_argument("--proxy-data", help="CIFAR-10 shards to train the cifar10-proxy on if not cached")
     parser.add_argument("--device", default="auto")
@@ -128,7 +132,8 @@ def run_stats(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     extractor = get_extractor(args.extractor, args.inception_weights, args.proxy_data,
-                              device, not args.no_progress, args.i3d_weights)  # fmt: skip
+                              device, not args.no_progress, args.i3d_weights,
+                              args.allow_other_inception_weights)  # fmt: skip
     real, source = _load_real(args)
     if (real.ndim == 5) != extractor.video:
         raise RinError(
@@ -164,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         device,
         not args.no_progress,
         args.i3d_weights,
+        args.allow_other_inception_weights,
     )
     if extractor.video and args.checkpoint is not None:
         raise RinError(

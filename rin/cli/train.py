@@ -35,6 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-extractor", default="inception", choices=["inception", "cifar10-proxy", "digits"]
     )
     parser.add_argument("--inception-weights", help="FID Inception weights for --eval-extractor inception")
+    parser.add_argument(
+        "--allow-other-inception-weights", action="store_true",
+        help="use --inception-weights whose SHA-256 is not the FID file's",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -100,7 +104,8 @@ def _evaluator(
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set
 
-    extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device)
+    extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device,
+                              allow_other_inception_weights=args.allow_other_inception_weights)  # fmt: skip
     reference = load_reference(args.eval_ref, extractor.name, expected_weights=extractor.weights_id)
     num, k = config.train.eval_num, config.model.num_classes
     labels = torch.arange(num) % k if k > 0 else None

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from rin.errors import EvaluationError
-from rin.evaluation.extractors import Extractor
+from rin.evaluation.extractors import PROXY_LABEL, Extractor
 from rin.evaluation.frechet import feature_statistics, frechet_distance_from_statistics
 from rin.evaluation.metrics import inception_score, precision_recall
 from rin.evaluation.reference import ReferenceStats
 
-PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
+__all__ = ["PROXY_LABEL", "extract", "score_samples"]
 
 
 def extract(
@@ -55,7 +55,7 @@ def score_samples(
     precision, recall = precision_recall(reference.features.astype(np.float64), features, k=3)
     result: dict[str, Any] = {
         "extractor": extractor.name,
-        "metric": extractor.metric if extractor.standard else PROXY_LABEL,
+        "metric": extractor.metric if extractor.standard else extractor.proxy_label,
         "frechet": distance,
         "precision": precision,
         "recall": recall,

@@ -52,22 +52,43 @@ def digits_ref(tmp_path_factory):
 
 
 def test_stats_then_evaluate_an_npz_with_the_inception(inception_weights, folder, tmp_path, capsys):
-    """Reference stats of a folder, then FID/IS/precision/recall of an .npz, with the Inception code path."""
+    """Reference stats of a folder, then the Frechet distance, precision and recall of an .npz with the
+    Inception code path; weights other than the FID file's are marked, in the output and the file."""
     ref = tmp_path / "ref.npz"
-    weights = ["--inception-weights", str(inception_weights), "--no-progress"]
+    weights = [
+        "--inception-weights",
+        str(inception_weights),
+        "--allow-other-inception-weights",
+        "--no-progress",
+    ]
     assert (
         main(["evaluate", "stats", "--dataset", "folder", "--data", str(folder), "--out", str(ref), *weights])
         == 0
     )
+    with np.load(ref) as stored:
+        assert str(stored["extractor"]) == "fid-inception-v3-2015-12-05+other-weights"
     samples = tmp_path / "samples.npz"
     np.savez(samples, arr_0=np.random.default_rng(1).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8))
     capsys.readouterr()
     assert main(["evaluate", "--samples", str(samples), "--ref", str(ref), *weights]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("FID: ") and "Inception Score" in out
+    assert out.startswith("Frechet distance with other Inception weights (not FID): ")
+    assert "FID:" not in out and "Inception Score" not in out
     result = json.loads(out.strip().splitlines()[-1])
     assert result["num_samples"] == 10 and result["num_reference"] == 12
     assert 0.0 <= result["precision"] <= 1.0 and result["frechet"] >= 0.0
+
+
+def test_inception_weights_of_another_hash_are_refused(inception_weights, folder, tmp_path, capsys):
+    """--inception-weights whose SHA-256 is not the FID file's exits 2 in one line (it printed
+    "FID: 0.0000 / Inception Score: 1.000" for random weights)."""
+    argv = ["evaluate", "stats", "--dataset", "folder", "--data", str(folder),
+            "--out", str(tmp_path / "r.npz"), "--inception-weights", str(inception_weights),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--allow-other-inception-weights" in err and "sha256" in err
+    assert not (tmp_path / "r.npz").exists()
 
 
 def test_reference_of_another_extractor_is_refused(inception_weights, digits_ref, tmp_path, capsys):
@@ -85,6 +106,7 @@ def test_reference_of_another_extractor_is_refused(inception_weights, digits_ref
             str(ref),
             "--inception-weights",
             str(inception_weights),
+            "--allow-other-inception-weights",
         ]
     )
     err = capsys.readouterr().err.strip()

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ import torch
 from rin.cli.common import resolve_device
 from rin.data.imageset import ImageSet
 from rin.errors import RinError
+
+if TYPE_CHECKING:
+    from rin.evaluation.reference import ReferenceStats
 
 
 def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,7 +148,8 @@ def run_stats(args: argparse.Namespace) -> int:
         batch_size=16 if extractor.video else 500,
     )  # fmt: skip
     save_reference(args.out, stats)
-    print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} images ({source})")
+    print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} {stats.resolution} images "
+          f"({source})")  # fmt: skip
     return 0
 
 
@@ -181,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         images = _read_samples(Path(args.samples))
         described["samples"] = args.samples
     else:
-        images, described = _draw(args, device)
+        images, described = _draw(args, device, reference)
     result = score_samples(_channels_first(images), reference, extractor)
     result.update(described)
     _print(result)
@@ -241,7 +246,9 @@ def run_video_proxy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, dict[str, object]]:
+def _draw(
+    args: argparse.Namespace, device: torch.device, reference: ReferenceStats
+) -> tuple[np.ndarray, dict[str, object]]:
     from rin.model import RIN
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
@@ -252,6 +259,8 @@ def _draw(args: argparse.Namespace, device: torch.device) -> tuple[np.ndarray, d
     config = load_config(checkpoint)
     if args.guidance and config.model.num_classes == 0:  # as rin sample checks it
         raise RinError("--guidance needs a class-conditional model; this one is unconditional")
+    size = config.model.image_size
+    reference.check_resolution(size, size, f"samples of {checkpoint}")  # before drawing them
     sampling = config.sampling
     for field, value in (("steps", args.steps), ("sampler", args.sampler), ("guidance", args.guidance)):
         if value is not None:

@@ -107,6 +107,8 @@ def _evaluator(
     extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device,
                               allow_other_inception_weights=args.allow_other_inception_weights)  # fmt: skip
     reference = load_reference(args.eval_ref, extractor.name, expected_weights=extractor.weights_id)
+    size = config.model.image_size
+    reference.check_resolution(size, size, "this model's samples")  # before training, not at the first eval
     num, k = config.train.eval_num, config.model.num_classes
     labels = torch.arange(num) % k if k > 0 else None
     shape = (config.model.channels, config.model.image_size, config.model.image_size)

@@ -49,6 +49,7 @@ def score_samples(
             f"reference statistics were made with {reference.extractor}, not {extractor.name}: "
             "recompute them with `rin evaluate stats` and the same --extractor"
         )
+    reference.check_resolution(int(samples.shape[-2]), int(samples.shape[-1]))
     features, logits = extract(extractor, samples, batch_size)
     mu, sigma = feature_statistics(features)
     distance = frechet_distance_from_statistics(mu, sigma, reference.mu, reference.sigma)

@@ -145,6 +145,18 @@ def test_guidance_on_an_unconditional_checkpoint_is_a_one_line_error(digits_ref,
     )
 
 
+def test_samples_of_another_resolution_are_refused(digits_ref, tmp_path, capsys):
+    """64x64 samples scored against 32x32 reference statistics exit 2 naming both resolutions."""
+    samples = tmp_path / "big.npz"
+    np.savez(samples, arr_0=np.zeros((4, 64, 64, 1), dtype=np.uint8))
+    capsys.readouterr()
+    code = main(["evaluate", "--samples", str(samples), "--ref", str(digits_ref), "--extractor", "digits",
+                 "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "the samples are 64x64 but the reference statistics are of 32x32 images" in err
+
+
 def test_missing_arguments_give_one_line_errors(capsys):
     """No --ref, or neither --checkpoint nor --samples, is a one-line error."""
     assert main(["evaluate", "--checkpoint", "x"]) == 2

@@ -213,9 +213,13 @@ def _read_samples(path: Path) -> np.ndarray:
 
 
 def _channels_first(array: np.ndarray) -> np.ndarray:
-    """(N, H, W, C) -> (N, C, H, W); clips (N, F, H, W, C) -> (N, F, C, H, W)."""
+    """(N, H, W, C) -> (N, C, H, W); clips (N, F, H, W, C) -> (N, F, C, H, W), as a view.
+
+    No copy: the extractors copy each batch into a contiguous tensor, so the set is held once
+    (a contiguous copy doubled it: 2 x 9.8 GB for 50k images of 256 px).
+    """
     order = (0, 3, 1, 2) if array.ndim == 4 else (0, 1, 4, 2, 3)
-    return np.ascontiguousarray(array.transpose(order))
+    return array.transpose(order)
 
 
 def run_video_proxy(args: argparse.Namespace) -> int:

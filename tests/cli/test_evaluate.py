@@ -175,3 +175,22 @@ def test_train_with_eval_every_logs_the_proxy_and_keeps_the_best(digits_ref, tmp
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["event"] == "eval"] == [1, 2]
     assert (run / "checkpoints" / "best" / "score.json").is_file()
+
+
+def test_reading_a_sample_npz_holds_the_images_once(tmp_path):
+    """Reading an .npz and putting channels first allocates the images once, not twice (a view, not a
+    contiguous copy; batches are made contiguous by the extractors)."""
+    import tracemalloc
+
+    from rin.cli.evaluate import _channels_first, _read_samples
+
+    images = np.random.default_rng(0).integers(0, 256, (2000, 64, 64, 3), dtype=np.uint8)  # 24.6 MB
+    np.savez(tmp_path / "s.npz", arr_0=images)
+    tracemalloc.start()
+    try:
+        first = _channels_first(_read_samples(tmp_path / "s.npz"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert first.shape == (2000, 3, 64, 64) and np.array_equal(first[7], images[7].transpose(2, 0, 1))
+    assert peak < 1.5 * images.nbytes, f"peak {peak / 1e6:.1f} MB for {images.nbytes / 1e6:.1f} MB of images"

@@ -11,6 +11,7 @@ finite (the update cannot be undone; the last checkpoint is still good).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -55,3 +56,10 @@ def nonfinite_weight(model: nn.Module) -> str | None:
         if not bool(torch.isfinite(param.detach()).all()):
             return name
     return "a weight"
+
+
+def zero_gradients(params: Sequence[torch.Tensor]) -> None:
+    """Set the gradients of `params` to exactly zero (parameters whose true gradient is zero)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        torch._foreach_zero_(grads)

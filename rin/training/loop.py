@@ -32,6 +32,7 @@ from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_mod
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
+from rin.model.attention import softmax_invariant_parameters
 from rin.model.precision import bf16_slowdown_warning
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import find_checkpoint, keep_if_best, prune_checkpoints, save_checkpoint
@@ -46,7 +47,7 @@ from rin.training.distributed import (
     peak_memory_mb,
 )
 from rin.training.ema import EMA
-from rin.training.guards import gradient_norm, nonfinite_term, nonfinite_weight
+from rin.training.guards import gradient_norm, nonfinite_term, nonfinite_weight, zero_gradients
 from rin.training.metrics_log import MetricsLog
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
@@ -124,6 +125,8 @@ def train(
         shard_model(model, world, device)
         shard_model(ema.model, world, device)
     optimizer = build_optimizer(model, tc)  # after sharding: its states are DTensors too
+    # attention key biases: true gradient 0, so their rounding noise is zeroed each step (attention.py)
+    invariant = softmax_invariant_parameters(model)  # after sharding: the DTensor parameters
     start, saved = 0, dict[str, Any]()  # saved: the checkpoint's `extra` (the data position)
     if resume is not None:
         start, saved = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
@@ -176,6 +179,7 @@ def train(
             set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
             last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro, given)
+            zero_gradients(invariant)
             grad_norm = float(gradient_norm(model, tc.grad_clip))
             fault = nonfinite_term(last_loss, grad_norm, model, lr)
             done = step + 1

@@ -7,6 +7,7 @@ from rin.checkpoints.files import (
     load_config,
     load_state,
     load_weights,
+    manifest_digest,
 )
 from rin.checkpoints.load import load_checkpoint_weights, load_model
 from rin.checkpoints.sharded import is_sharded
@@ -21,4 +22,5 @@ __all__ = [
     "load_model",
     "load_state",
     "load_weights",
+    "manifest_digest",
 ]

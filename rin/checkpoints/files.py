@@ -84,6 +84,15 @@ def find_checkpoint(path: str | Path, verify: bool = False) -> Path:
     raise CheckpointError(f"no complete checkpoint under {path} (expected {path}/checkpoints/step_*)")
 
 
+def manifest_digest(checkpoint: Path) -> str:
+    """SHA-256 of a checkpoint's manifest: names its content (every file's hash), not its path, so
+    a checkpoint replaced at the same path gets another digest."""
+    try:
+        return hashlib.sha256((checkpoint / "manifest.json").read_bytes()).hexdigest()
+    except OSError as error:
+        raise CheckpointError(f"cannot read {checkpoint / 'manifest.json'}: {error.strerror}") from None
+
+
 def load_config(checkpoint: Path) -> ExperimentConfig:
     try:
         return config_from_json((checkpoint / "config.json").read_text())

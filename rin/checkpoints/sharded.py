@@ -12,6 +12,7 @@ from typing import Any
 
 import torch.distributed.checkpoint as dcp
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
 
 from rin.errors import CheckpointError
 
@@ -29,11 +30,22 @@ def dcp_load(state: dict[str, Any], checkpoint: Path) -> None:
         with warnings.catch_warnings():  # without a process group DCP warns that it loads in one process
             warnings.filterwarnings("ignore", message=".*assuming the intent is to load in a single process")
             dcp.load(state, checkpoint_id=str(checkpoint / DCP_DIR))
-    except Exception as error:  # noqa: BLE001 - DCP wraps reader failures in several types
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    # DCP wraps reader failures in several types; its CheckpointException (a truncated shard)
+    # derives from BaseException, so `except Exception` alone lets it through as a traceback
+    except (Exception, CheckpointException) as error:  # noqa: BLE001
+        first = _first_line(error)
         raise CheckpointError(
             f"{checkpoint / DCP_DIR} is not a loadable sharded checkpoint: {first}"
         ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    """One line for a DCP failure: the first rank's own error rather than a multi-rank traceback."""
+    if isinstance(error, CheckpointException) and error.failures:
+        rank, (cause, _) = min(error.failures.items())
+        text = str(cause).strip().splitlines()
+        return f"rank {rank}: {type(cause).__name__}" + (f": {text[0]}" if text else "")
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def load_sharded_weights(module: nn.Module, checkpoint: Path, which: str) -> None:

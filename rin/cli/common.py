@@ -11,9 +11,12 @@ from rin.configs.experiment import GridName, SamplingConfig
 from rin.runtime.distributed import resolve_device as resolve_device  # the subcommands' --device
 from rin.sampling.registry import SAMPLERS
 
+DEFAULT_PRESET = "mnist"
+
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="mnist", help=f"one of: {', '.join(PRESETS)} (default mnist)")
+    # default None, not DEFAULT_PRESET, so `rin train` can say that it chose the preset itself
+    parser.add_argument("--preset", default=None, help=f"one of: {', '.join(PRESETS)} (default mnist)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -25,7 +28,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, extra: list[str] | None = None) -> ExperimentConfig:
-    return apply_overrides(get_preset(args.preset), [*(extra or []), *args.overrides])
+    return apply_overrides(get_preset(args.preset or DEFAULT_PRESET), [*(extra or []), *args.overrides])
 
 
 def sampler_epilog() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from rin.cli.common import add_sampling_arguments, resolve_device, sampler_epilog, sampling_from_args
-from rin.cli.sources import load_sampling_model
+from rin.cli.sources import find_sampling_source, load_sampling_model, source_digest
 from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
@@ -63,12 +63,20 @@ def run(args: argparse.Namespace) -> int:
     from rin.data import save_grid
     from rin.model.precision import bf16_slowdown_warning
     from rin.runtime.distributed import barrier, init_world, shutdown
+    from rin.runtime.run_dir import check_writable_dir
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set, save_sample_set
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
-    checkpoint, model, config = load_sampling_model(args)  # a checkpoint or a pretrained folder (--model)
+    source = find_sampling_source(args)  # a checkpoint or a pretrained folder (--model)
+    for option, path in (("--out", args.out), ("--npz", args.npz)):  # before loading or sampling
+        if path:
+            check_writable_dir(Path(path).absolute().parent, f"the directory of {option}")
+    if not args.out:  # the grid goes into the checkpoint directory (the folder of --model)
+        what = "model folder" if args.model else "checkpoint directory"
+        check_writable_dir(source, f"{what} (the default place of --out)")
+    checkpoint, model, config = load_sampling_model(args, source)
     sampling = sampling_from_args(config.sampling, args)
     if args.guidance is not None:
         if args.guidance < 0:
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return generate(net, shape, num, config.diffusion, sampling, batch_labels, generators, device, dtype)
 
     settings = {
-        "checkpoint": str(checkpoint.resolve()),
+        "checkpoint": source_digest(args, checkpoint),  # its content, not its path
         "weights": args.weights,
         "sampling": dataclasses.asdict(sampling),
         "labels": labels.tolist() if labels is not None else None,

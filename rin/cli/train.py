@@ -41,6 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-extractor", default="inception", choices=["inception", "cifar10-proxy", "digits"]
     )
     parser.add_argument("--inception-weights", help="FID Inception weights for --eval-extractor inception")
+    parser.add_argument(
+        "--allow-other-inception-weights", action="store_true",
+        help="use --inception-weights whose SHA-256 is not the FID file's",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -60,12 +64,22 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         extra.append("train.tensorboard=true")
     config = config_from_args(args, extra)
+    if config.data.path and not config.data.reads_path:
+        given = "--data" if args.data is not None else "data.path"
+        raise RinError(
+            f"{given} is not used by data.dataset={config.data.dataset} (preset {config.name} trains on "
+            f"{config.data.describe()}); for your images add --set data.dataset=folder"
+        )
     if config.train.tensorboard:
         from rin.training.tensorboard_log import require_tensorboard
 
         require_tensorboard()  # before any data is loaded: a missing extra costs nothing
     out = Path(args.out or f"runs/{config.name}")
     world = launched_world()  # torchrun's environment; world size 1 without a launcher
+    if world.is_main:  # say what was chosen: `rin train` alone starts a 5k-step MNIST run
+        default = " (the default; choose with --preset)" if args.preset is None else ""
+        print(f"rin train: preset {config.name}{default}, data: {config.data.describe()}, "
+              f"{config.train.steps} steps, run directory {out}")  # fmt: skip
     evaluate = None
     if args.eval_ref is not None:
         if config.train.eval_every == 0:
@@ -105,8 +119,11 @@ def _evaluator(
     from rin.sampling import generate
     from rin.sampling.sample_set import draw_sample_set
 
-    extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device)
+    extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device,
+                              allow_other_inception_weights=args.allow_other_inception_weights)  # fmt: skip
     reference = reference_for(args.eval_ref, extractor)  # rin stats, or an image batch .npz (ADM's)
+    size = config.model.image_size
+    reference.check_resolution(size, size, "this model's samples")  # before training, not at the first eval
     num, k = config.train.eval_num, config.model.num_classes
     labels = torch.arange(num) % k if k > 0 else None
     shape = (config.model.channels, config.model.image_size, config.model.image_size)

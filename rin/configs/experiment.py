@@ -9,6 +9,7 @@ Every config validates itself in `__post_init__` and raises `ConfigError` with o
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints
 
@@ -26,6 +27,15 @@ def _check_choice(config: Any, section: str, name: str) -> None:
     choices = get_args(get_type_hints(type(config))[name])
     value = getattr(config, name)
     _check(value in choices, f"{section}.{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_finite(config: Any, section: str) -> None:
+    """Refuse inf and NaN in every float field: inf passes checks written as `x > 0`, and
+    `train.lr=inf` made the first warm-up step's lr 0 x inf = NaN, poisoning the weights."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{section}.{item.name} must be a finite number, got {value}")
 
 
 @dataclass
@@ -64,6 +74,7 @@ class ModelConfig:
     conditioning: Literal["append", "mask"] = "mask"
 
     def __post_init__(self) -> None:
+        _check_finite(self, "model")
         for name in ("image_size", "channels", "patch_size", "latent_dim", "interface_dim"):
             _check(getattr(self, name) > 0, f"model.{name} must be positive, got {getattr(self, name)}")
         _check(self.num_blocks >= 1, f"model.num_blocks must be at least 1, got {self.num_blocks}")
@@ -173,6 +184,7 @@ class DiffusionConfig:
     cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_finite(self, "diffusion")
         parse_gamma_schedule(self.schedule, "diffusion.schedule")
         _check_choice(self, "diffusion", "prediction")
         _check(self.input_scale > 0, f"diffusion.input_scale must be positive, got {self.input_scale}")
@@ -210,6 +222,7 @@ class SamplingConfig:
     guidance: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_finite(self, "sampling")
         for name in ("sampler", "grid", "carry"):
             _check_choice(self, "sampling", name)
         _check(self.steps >= 1, f"sampling.steps must be >= 1, got {self.steps}")
@@ -238,6 +251,7 @@ class DataConfig:
     num_clips: int = 10_000
 
     def __post_init__(self) -> None:
+        _check_finite(self, "data")
         _check_choice(self, "data", "dataset")
         _check(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
         _check(self.num_clips >= 1, f"data.num_clips must be >= 1, got {self.num_clips}")
@@ -246,6 +260,19 @@ class DataConfig:
             f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",
         )
         _check_choice(self, "data", "on_mismatch")
+
+    @property
+    def reads_path(self) -> bool:
+        """False for the data sets built into rin (MNIST digits, Moving MNIST), which ignore `path`."""
+        return self.dataset not in ("mnist", "moving_mnist")
+
+    def describe(self) -> str:
+        """Which data a run trains on, in words (printed at the start of `rin train`)."""
+        if self.dataset == "mnist":
+            return "the built-in MNIST digits"
+        if self.dataset == "moving_mnist":
+            return f"{self.num_clips} Moving MNIST clips made from the built-in MNIST digits"
+        return f"{self.dataset} at {self.path or '(no path)'}"
 
 
 @dataclass
@@ -290,6 +317,7 @@ class TrainConfig:
     max_nonfinite_steps: int = 20
 
     def __post_init__(self) -> None:
+        _check_finite(self, "train")
         _check(self.steps >= 0, f"train.steps must be >= 0, got {self.steps}")
         _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
         _check(self.grad_accum >= 1, f"train.grad_accum must be >= 1, got {self.grad_accum}")

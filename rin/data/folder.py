@@ -11,6 +11,7 @@ Unreadable files (corrupt, truncated, empty) are always skipped, named and count
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,7 @@ import torch
 from einops import rearrange
 from PIL import Image
 
+from rin.data.bit_depth import to_8_bit
 from rin.data.imageset import ImageSet
 from rin.errors import DataError
 
@@ -55,8 +57,10 @@ class ImageMismatch(ValueError):
     """An image readable but of the wrong mode or size, with on_mismatch="skip"."""
 
 
-def _load_one(path: Path, image_size: int, channels: int, on_mismatch: OnMismatch) -> tuple[np.ndarray, bool]:
-    """uint8 (C, S, S) and whether it had to be converted (mode, crop or resize)."""
+def _load_one(
+    path: Path, image_size: int, channels: int, on_mismatch: OnMismatch
+) -> tuple[np.ndarray, list[str]]:
+    """uint8 (C, S, S) and what had to be converted: "RGB -> L" (modes), "resized", or nothing."""
     mode = "RGB" if channels == 3 else "L"
     with Image.open(path) as image:
         image.load()  # decode fully now, so a truncated file fails here and is skipped
@@ -69,7 +73,10 @@ def _load_one(path: Path, image_size: int, channels: int, on_mismatch: OnMismatc
             raise DataError(f"{path} has {problem} (set data.on_mismatch=convert or skip)")
         if problem and on_mismatch == "skip":
             raise ImageMismatch(problem)
-        converted = image.convert(mode)
+        changes = [f"{image.mode} -> {mode}"] if image.mode != mode else []
+        if image.size != (image_size, image_size):
+            changes.append(f"cropped or resized to {image_size}x{image_size}")
+        converted = to_8_bit(image).convert(mode)  # 16-bit grey is scaled, not clipped
     width, height = converted.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
@@ -78,8 +85,8 @@ def _load_one(path: Path, image_size: int, channels: int, on_mismatch: OnMismatc
         square = square.resize((image_size, image_size), Image.Resampling.BICUBIC)
     pixels = np.asarray(square, dtype=np.uint8)
     if channels == 1:
-        return pixels[None], bool(problem)
-    return rearrange(pixels, "h w c -> c h w"), bool(problem)
+        return pixels[None], changes
+    return rearrange(pixels, "h w c -> c h w"), changes
 
 
 def load_image_folder(
@@ -107,11 +114,12 @@ def load_image_folder(
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped: list[str] = []
+    changes: Counter[str] = Counter()  # "RGB -> L": images, for the one console line below
     converted = 0
     for label, files in enumerate(class_files):
         for path in files:
             try:
-                pixels, was_converted = _load_one(path, image_size, channels, on_mismatch)
+                pixels, image_changes = _load_one(path, image_size, channels, on_mismatch)
             except (OSError, ValueError, Image.DecompressionBombError) as error:
                 reason = str(error) or type(error).__name__
                 kind = "mismatched" if isinstance(error, ImageMismatch) else "unreadable"
@@ -120,9 +128,17 @@ def load_image_folder(
                 continue
             images.append(pixels)
             labels.append(label)
-            converted += was_converted
+            converted += bool(image_changes)
+            changes.update(image_changes)
     if not images:
         raise DataError(f"none of the {len(skipped)} images in {root} could be used: check the files")
+    if converted:  # once, on the console: a colour set trained as grey should not go unnoticed
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(changes.items()))
+        warnings.warn(
+            f"converted {converted} of {len(images)} images in {root} to what the model needs ({kinds}); "
+            "set data.on_mismatch=skip or error to refuse them instead",
+            stacklevel=2,
+        )
     return ImageSet(
         torch.from_numpy(np.stack(images)),
         torch.tensor(labels, dtype=torch.int64),

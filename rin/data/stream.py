@@ -34,6 +34,7 @@ from einops import rearrange
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from rin.data.bit_depth import to_8_bit
 from rin.data.cifar import read_tar_samples
 from rin.errors import DataError
 
@@ -168,7 +169,7 @@ class ShardStream(IterableDataset):
         if self.num_classes > 0 and not 0 <= label < self.num_classes:
             raise ValueError(f"sample {key} has class {label}, outside 0..{self.num_classes - 1}")
         with Image.open(io.BytesIO(image_bytes)) as opened:
-            image = opened.convert("RGB" if self.channels == 3 else "L")
+            image = to_8_bit(opened).convert("RGB" if self.channels == 3 else "L")  # scale 16-bit
         if image.size != (self.image_size, self.image_size):
             raise ValueError(
                 f"sample {key} is {image.size[0]}x{image.size[1]}, the model needs {self.image_size}"

@@ -22,6 +22,8 @@ from torch import nn
 from rin.errors import EvaluationError
 
 EXTRACTORS = ("inception", "cifar10-proxy", "digits", "i3d")
+PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
+OTHER_INCEPTION_LABEL = "Frechet distance with other Inception weights (not FID)"
 
 # uint8 (B, C, H, W), or (B, F, C, H, W) clips for video extractors
 # -> (features (B, D) float64, logits (B, K) float64 or None)
@@ -36,6 +38,7 @@ class Extractor:
     features: FeatureFn
     video: bool = False  # True: features of uint8 clips (B, F, C, H, W)
     metric: str = "FID"  # the name of the Frechet distance when `standard`
+    proxy_label: str = PROXY_LABEL  # its name otherwise
 
 
 def weights_fingerprint(module: nn.Module) -> str:
@@ -54,17 +57,34 @@ def get_extractor(
     device: torch.device | str = "cpu",
     progress: bool = True,
     i3d_weights: str | None = None,
+    allow_other_inception_weights: bool = False,
 ) -> Extractor:
-    """Build the extractor `kind` (one of EXTRACTORS); weights are loaded (or trained) here."""
-    if kind == "inception":
-        from rin.evaluation.inception import EXTRACTOR_NAME, extract_features, load_fid_inception
+    """Build the extractor `kind` (one of EXTRACTORS); weights are loaded (or trained) here.
 
-        inception = load_fid_inception(inception_weights, device=device, progress=progress)
+    Inception weights other than the FID file (allowed only with `allow_other_inception_weights`)
+    give an extractor of another name, so its reference statistics never mix with real FID ones,
+    and its distance is not printed as FID (nor an Inception Score).
+    """
+    if kind == "inception":
+        from rin.evaluation.inception import (
+            EXTRACTOR_NAME,
+            WEIGHTS_SHA256,
+            extract_features,
+            load_fid_inception,
+        )
+
+        inception = load_fid_inception(
+            inception_weights, device=device, progress=progress, allow_other=allow_other_inception_weights
+        )
 
         def inception_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return extract_features(inception, images, device=device)
 
-        return Extractor(EXTRACTOR_NAME, inception.weights_sha256 or "", True, inception_features)
+        digest = inception.weights_sha256 or ""
+        if digest == WEIGHTS_SHA256:
+            return Extractor(EXTRACTOR_NAME, digest, True, inception_features)
+        return Extractor(f"{EXTRACTOR_NAME}+other-weights", digest, False, inception_features,
+                         proxy_label=OTHER_INCEPTION_LABEL)  # fmt: skip
     if kind == "cifar10-proxy":
         from rin.evaluation import cifar_proxy  # trains on first use when not cached
 

@@ -33,6 +33,7 @@ from rin.progress import progress_bar
 __all__ = [
     "EXTRACTOR_NAME",
     "WEIGHTS_FILE",
+    "WEIGHTS_SHA256",
     "WEIGHTS_SHA256_PREFIX",
     "WEIGHTS_URL",
     "FIDInceptionV3",
@@ -43,7 +44,10 @@ __all__ = [
 EXTRACTOR_NAME = "fid-inception-v3-2015-12-05"  # recorded in reference statistics
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"
-WEIGHTS_SHA256_PREFIX = "6726825d"  # torch.hub convention: the file name carries its sha256 prefix
+# the whole SHA-256 of pytorch-fid's file (95,628,359 bytes); its name carries the first 8 digits
+# (torch.hub convention), which alone would let a forged file through
+WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+WEIGHTS_SHA256_PREFIX = WEIGHTS_SHA256[:8]
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008  # the TF graph's 1000 ImageNet classes plus 8 unused ones
@@ -246,16 +250,15 @@ def _first_line(error: BaseException) -> str:
 
 
 def _download(target: Path, progress: bool) -> None:
-    """Fetch WEIGHTS_URL to `target`, keeping it only if its sha256 starts with the expected prefix."""
+    """Fetch WEIGHTS_URL to `target`, keeping it only if its sha256 is WEIGHTS_SHA256."""
     partial = target.with_name(f"{target.name}.partial{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(WEIGHTS_URL, str(partial), progress=progress)
         digest = _sha256(partial)
-        if not digest.startswith(WEIGHTS_SHA256_PREFIX):
+        if digest != WEIGHTS_SHA256:
             raise EvaluationError(
-                f"downloaded {WEIGHTS_URL} has sha256 {digest[:16]}..., expected {WEIGHTS_SHA256_PREFIX}...; "
-                "it was not kept"
+                f"downloaded {WEIGHTS_URL} has sha256 {digest}, expected {WEIGHTS_SHA256}; it was not kept"
             )
         os.replace(partial, target)
     except (OSError, RuntimeError, ValueError, http.client.HTTPException) as error:
@@ -300,28 +303,38 @@ def _checked_state_dict(
 
 
 def load_fid_inception(
-    path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu", progress: bool = True
+    path: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    allow_other: bool = False,
 ) -> FIDInceptionV3:
     """The FID Inception in eval mode, without gradients, on `device`.
 
     Weights come from `path` if given; else from `$RIN_CACHE` (default `~/.cache/rin`)/WEIGHTS_FILE,
-    downloaded there from WEIGHTS_URL first if missing. A cached or downloaded file must have the
-    sha256 prefix 6726825d. Raises EvaluationError (one line) for a missing, unreadable or foreign
-    file, or when the file is neither cached nor downloadable.
+    downloaded there from WEIGHTS_URL first if missing. The file's whole sha256 must be
+    WEIGHTS_SHA256; a file at `path` with another hash loads only with `allow_other` (its numbers
+    are then not FID, and `weights_sha256` says which file it was). Raises EvaluationError (one
+    line) for a missing, unreadable, foreign or unexpected file, or when the file is neither
+    cached nor downloadable.
     """
     if path is not None:
         file = Path(path).expanduser()
         if not file.is_file():
             raise EvaluationError(f"FID Inception weights file {file} not found (expected {WEIGHTS_FILE})")
-        digest = _sha256(file)  # any name: a file the user vouches for, still checked tensor by tensor
+        digest = _sha256(file)
+        if digest != WEIGHTS_SHA256 and not allow_other:
+            raise EvaluationError(
+                f"{file} has sha256 {digest}, not that of {WEIGHTS_FILE} ({WEIGHTS_SHA256}): its numbers "
+                "would not be FID; pass --allow-other-inception-weights to use it anyway"
+            )
     else:
         file = default_cache_dir() / WEIGHTS_FILE
         if not file.is_file():
             _download(file, progress)
         digest = _sha256(file)
-        if not digest.startswith(WEIGHTS_SHA256_PREFIX):
+        if digest != WEIGHTS_SHA256:
             raise EvaluationError(
-                f"cached {file} has sha256 {digest[:16]}..., expected {WEIGHTS_SHA256_PREFIX}...: "
+                f"cached {file} has sha256 {digest}, expected {WEIGHTS_SHA256}: "
                 f"delete it to download it again from {WEIGHTS_URL}"
             )
     try:

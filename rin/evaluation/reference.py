@@ -5,7 +5,9 @@ extracting those once and caching them is standard, and so is the silent error o
 cache made with another network or other images. Each file therefore records the extractor
 name, its weights id (e.g. the sha256 of the weight file), the number of images and a
 fingerprint of the images (sha256 over their shape and uint8 bytes, in order), and
-`load_reference` refuses a mismatch with a one-line `EvaluationError`. Features are kept
+`load_reference` refuses a mismatch with a one-line `EvaluationError`. The resolution of the
+images is recorded too, and `check_resolution` refuses samples of another one (64x64 samples
+scored against 32x32 statistics give a number, but a meaningless one). Features are kept
 (float32) for KID and precision/recall; mu and sigma (float64) for FID. Files are read with
 `np.load(allow_pickle=False)`: a file holding pickled objects is refused, never unpickled.
 """
@@ -37,6 +39,8 @@ __all__ = [
 FORMAT_VERSION = 1
 _TEXT_FIELDS = ("extractor", "weights_id", "source", "fingerprint")
 _KEYS = ("mu", "sigma", "features", "num_images", "format_version", *_TEXT_FIELDS)
+# added later, so optional when reading: files written before it have no resolution (not checked)
+_OPTIONAL_TEXT_FIELDS = ("resolution",)
 
 Images = np.ndarray | torch.Tensor | Iterable[np.ndarray | torch.Tensor]
 
@@ -54,6 +58,15 @@ class ReferenceStats:
     fingerprint: str  # image_fingerprint of the images, in order
     num_images: int
     format_version: int = FORMAT_VERSION
+    resolution: str = ""  # "HxW" of the images (of each frame for clips); "" in files that predate it
+
+    def check_resolution(self, height: int, width: int, what: str = "the samples") -> None:
+        """Refuse images of another resolution than the reference's (EvaluationError, one line)."""
+        if self.resolution and self.resolution != f"{height}x{width}":
+            raise EvaluationError(
+                f"{what} are {height}x{width} but the reference statistics are of {self.resolution} "
+                f"images ({self.source}): recompute them with `rin evaluate stats --image-size {height}`"
+            )
 
 
 def _uint8_batches(images: Images, batch_size: int) -> Iterator[np.ndarray]:
@@ -160,6 +173,7 @@ def compute_reference(
         source=source,
         fingerprint=fingerprint.digest.hexdigest(),
         num_images=fingerprint.count,
+        resolution="x".join(map(str, fingerprint.image_shape[-2:])) if fingerprint.image_shape else "",
     )
 
 
@@ -174,7 +188,8 @@ def save_reference(path: str | os.PathLike[str], stats: ReferenceStats) -> None:
         "num_images": np.asarray(stats.num_images, dtype=np.int64),
         "format_version": np.asarray(stats.format_version, dtype=np.int64),
     }
-    arrays.update({name: np.asarray(str(getattr(stats, name))) for name in _TEXT_FIELDS})  # 0-d unicode
+    text_fields = (*_TEXT_FIELDS, *_OPTIONAL_TEXT_FIELDS)
+    arrays.update({name: np.asarray(str(getattr(stats, name))) for name in text_fields})  # 0-d unicode
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
     try:
         with tmp.open("wb") as file:  # a file object: np.savez appends no ".npz" to the name
@@ -219,6 +234,11 @@ def load_reference(
     if any(arrays[name].ndim != 0 or arrays[name].dtype.kind != "U" for name in _TEXT_FIELDS):
         raise EvaluationError(f"{file} is not a rin reference statistics file: malformed metadata")
     text = {name: str(arrays[name][()]) for name in _TEXT_FIELDS}
+    for name in _OPTIONAL_TEXT_FIELDS:
+        if name in arrays:
+            if arrays[name].ndim != 0 or arrays[name].dtype.kind != "U":
+                raise EvaluationError(f"{file} is not a rin reference statistics file: malformed {name}")
+            text[name] = str(arrays[name][()])
     version = int(arrays["format_version"])
     if version != FORMAT_VERSION:
         raise EvaluationError(f"{file} has format version {version}, not {FORMAT_VERSION}: recompute it")

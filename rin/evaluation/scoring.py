@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from rin.errors import EvaluationError
-from rin.evaluation.extractors import Extractor
+from rin.evaluation.extractors import PROXY_LABEL, Extractor
 from rin.evaluation.frechet import feature_statistics, frechet_distance_from_statistics
 from rin.evaluation.metrics import inception_score, kernel_inception_distance, precision_recall
 from rin.evaluation.reference import ReferenceStats
 
-PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+
+__all__ = ["KID_SUBSETS", "KID_SUBSET_SIZE", "PROXY_LABEL", "extract", "score_samples"]
 
 
 def extract(
@@ -55,13 +56,14 @@ def score_samples(
             f"reference statistics were made with {reference.extractor}, not {extractor.name}: "
             "recompute them with `rin evaluate stats` and the same --extractor"
         )
+    reference.check_resolution(int(samples.shape[-2]), int(samples.shape[-1]))
     features, logits = extract(extractor, samples, batch_size)
     mu, sigma = feature_statistics(features)
     distance = frechet_distance_from_statistics(mu, sigma, reference.mu, reference.sigma)
     precision, recall = precision_recall(reference.features.astype(np.float64), features, k=3)
     result: dict[str, Any] = {
         "extractor": extractor.name,
-        "metric": extractor.metric if extractor.standard else PROXY_LABEL,
+        "metric": extractor.metric if extractor.standard else extractor.proxy_label,
         "frechet": distance,
         "precision": precision,
         "recall": recall,

@@ -73,6 +73,17 @@ class Attention(nn.Module):
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
 
+def softmax_invariant_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The key biases of every attention layer: parameters the output does not depend on.
+
+    Softmax is invariant to adding q_i . b_k to every score of query i, so the true gradient of
+    b_k is exactly zero (the gradient at the softmax input sums to zero over the keys). In float
+    arithmetic it is rounding noise, which Adam's m / sqrt(v) turns into full-size steps; the
+    training loop zeroes these gradients so the biases stay where they are (see guards.py).
+    """
+    return [m.to_k.bias for m in model.modules() if isinstance(m, Attention) and m.to_k.bias is not None]
+
+
 class FeedForward(nn.Module):
     """Dense(ratio*d, GELU) -> dropout -> Dense(d); exact (erf) GELU as `tf.nn.gelu` defaults."""
 

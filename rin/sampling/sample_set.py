@@ -82,7 +82,8 @@ def draw_sample_set(
     """Samples 0..num-1 as uint8 (num, H, W, C); with `shard_dir`, finished shards are reused.
 
     `settings` (checkpoint, sampler, seed, ...) are recorded in `shard_dir/settings.json`; shards
-    made under other settings are refused rather than mixed in.
+    made under other settings are refused rather than mixed in. The CLI names the checkpoint by
+    the SHA-256 of its manifest, so a checkpoint replaced at the same path counts as another one.
 
     With `world_size` > 1 (distributed sampling) this rank draws only shards
     rank, rank + world_size, ... into `shard_dir` and returns None; a later call with

@@ -9,6 +9,7 @@ checksums and falls back, with a warning, past a corrupt checkpoint.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -64,13 +65,27 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         previous = [p.name for p in list_checkpoints(run_dir)]
         kept = f"the previous checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint"
-        reason = (
-            getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
-        )
+        reason = write_error_reason(error)
         raise CheckpointError(
             f"could not write checkpoint step {step} under {root}: {reason}; {kept}"
         ) from None
     return final
+
+
+def write_error_reason(error: BaseException) -> str:
+    """One line for a failed checkpoint write.
+
+    torch.save reports a short write (a full disk or quota) as "[enforce fail at
+    inline_container.cc:...] . unexpected pos N vs M" on the first try and as ENOSPC only on a
+    retry; both are said as the operating system says ENOSPC.
+    """
+    strerror = getattr(error, "strerror", None)
+    if strerror:
+        return str(strerror)
+    text = str(error).strip()
+    if "inline_container" in text and "unexpected pos" in text:
+        return os.strerror(errno.ENOSPC)
+    return (text.splitlines() or [type(error).__name__])[0]
 
 
 def _write(

@@ -13,8 +13,26 @@ so the same config reproduces the paper's batch on any number of devices.
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
 from rin.errors import TrainingError
 from rin.runtime.distributed import World, barrier, broadcast_flag, init_world, peak_memory_mb
+
+
+def data_parallel(model: nn.Module, device: torch.device) -> DistributedDataParallel:
+    """DDP without the buffer broadcast before every forward: the model's only buffer is a fixed
+    sin-cos table, the same on every rank. torch 2.13 renamed `broadcast_buffers` to
+    `forward_sync_buffers` and warns about the old name on every rank, so the new name is used
+    where it exists."""
+    names = inspect.signature(DistributedDataParallel.__init__).parameters
+    option = "forward_sync_buffers" if "forward_sync_buffers" in names else "broadcast_buffers"
+    options: dict[str, Any] = {option: False, "device_ids": [device] if device.type == "cuda" else None}
+    return DistributedDataParallel(model, **options)
 
 
 def micro_batch_size(batch_size: int, world: World, grad_accum: int) -> int:
@@ -40,6 +58,7 @@ __all__ = [
     "World",
     "barrier",
     "broadcast_flag",
+    "data_parallel",
     "init_world",
     "micro_batch_rows",
     "micro_batch_size",

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from rin.checkpoints import find_checkpoint
 from rin.configs.experiment import ExperimentConfig
@@ -32,23 +33,26 @@ from rin.data import ClipSet, ImageSet, load_dataset, load_video_dataset, to_mod
 from rin.diffusion.losses import StepNoise, diffusion_loss, draw_step_noise
 from rin.errors import CheckpointError, TrainingError
 from rin.model import RIN, count_parameters
+from rin.model.attention import softmax_invariant_parameters
 from rin.model.precision import bf16_slowdown_warning
 from rin.progress import progress_bar
 from rin.runtime.distributed import resolve_device
 from rin.runtime.metrics_log import MetricsLog
+from rin.runtime.run_dir import check_writable_dir
 from rin.training.batches import MemoryBatches, StreamedBatches
 from rin.training.checkpoint import keep_if_best, prune_checkpoints, save_checkpoint
 from rin.training.distributed import (
     World,
     barrier,
     broadcast_flag,
+    data_parallel,
     init_world,
     micro_batch_rows,
     micro_batch_size,
     peak_memory_mb,
 )
 from rin.training.ema import EMA
-from rin.training.guards import gradient_norm, nonfinite_term
+from rin.training.guards import gradient_norm, nonfinite_term, nonfinite_weight, zero_gradients
 from rin.training.optim import build_optimizer, learning_rate, set_learning_rate
 from rin.training.preemption import StopRequest
 from rin.training.resume import resume_training
@@ -96,6 +100,8 @@ def train(
     """
     run_dir = Path(run_dir)
     world, device = init_world(device or resolve_device())
+    if world.is_main:  # before loading data or building the model: a bad directory costs one line
+        check_writable_dir(run_dir)
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     streamed = config.data.dataset == "webdataset"  # shards read per rank, not a set in memory
@@ -118,6 +124,8 @@ def train(
         shard_model(model, world, device)
         shard_model(ema.model, world, device)
     optimizer = build_optimizer(model, tc)  # after sharding: its states are DTensors too
+    # attention key biases: true gradient 0, so their rounding noise is zeroed each step (attention.py)
+    invariant = softmax_invariant_parameters(model)  # after sharding: the DTensor parameters
     start, saved = 0, dict[str, Any]()  # saved: the checkpoint's `extra` (the data position)
     if resume is not None:
         start, saved = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
@@ -129,9 +137,7 @@ def train(
         batches = MemoryBatches(data, config, world)
     mine = micro_batch_rows(world, 1, 0, tc.batch_size // world.size)  # this rank's rows of a global batch
     # every parameter gets a gradient in every step (the self-conditioning path always runs)
-    net: nn.Module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                             broadcast_buffers=False)\
-        if world.distributed and not sharded else model  # fmt: skip
+    net: nn.Module = data_parallel(model, device) if world.distributed and not sharded else model
     slow_bf16 = bf16_slowdown_warning(device) if tc.bf16 else None
     if slow_bf16 is not None and world.is_main:
         warnings.warn(slow_bf16, stacklevel=2)
@@ -139,8 +145,13 @@ def train(
         # static shapes: one graph per (grad mode, prev_latents given or not); weights stay in `model`
         net = torch.compile(net, dynamic=False)  # type: ignore[assignment]
 
-    mirror = TensorBoardMirror(run_dir / "tensorboard") if tc.tensorboard and world.is_main else None
+    mirror = None
+    if tc.tensorboard and world.is_main:  # resumed: TensorBoard hides what a killed run logged after `start`
+        replayed = start + 1 if resume is not None else None
+        mirror = TensorBoardMirror(run_dir / "tensorboard", purge_step=replayed)
     log = MetricsLog(run_dir / "metrics.jsonl", mirror) if world.is_main else None
+    if log is not None and resume is not None:
+        log.drop_after(start)  # the steps after the checkpoint are replayed: each is logged once
     if log is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(config_to_json(config))
@@ -171,11 +182,13 @@ def train(
             set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
             last_loss = _accumulate(net, x0, labels_in, noise, config, world, micro, given)
+            zero_gradients(invariant)
             grad_norm = float(gradient_norm(model, tc.grad_clip))
-            fault = nonfinite_term(last_loss, grad_norm, model)
+            fault = nonfinite_term(last_loss, grad_norm, model, lr)
             done = step + 1
             if fault is None:
                 optimizer.step()
+                _check_weights(model, done, lr, checkpoint, run_dir, bar)
                 ema.update(model)
                 in_a_row = 0
             else:  # skip the update: weights, optimizer moments and EMA stay as they were
@@ -298,6 +311,20 @@ def _accumulate(
     if world.distributed:
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.AVG)
     return float(total)
+
+
+def _check_weights(
+    model: nn.Module, step: int, lr: float, checkpoint: Path | None, run_dir: Path, bar: tqdm
+) -> None:
+    """Stop before weights an update made non-finite reach the EMA or a checkpoint."""
+    name = nonfinite_weight(model)
+    if name is not None:
+        bar.close()
+        last = checkpoint or _newest(run_dir)
+        raise TrainingError(
+            f"step {step}: the update made {name} non-finite (learning rate {lr:.3g}); "
+            f"stopped, last good checkpoint: {last or 'none'}"
+        )
 
 
 def _newest(run_dir: Path) -> Path | None:

@@ -2,17 +2,29 @@
 
 Either kind resumes on any number of processes, with or without `--shard`: full checkpoints hold
 whole tensors, and DCP reshards a sharded one to the layout of the modules it is loaded into.
+
+Resuming a run directory, a checkpoint whose files match its manifest but still fail to load (a
+truncated shard under a re-signed manifest) is skipped with a warning in favour of the one
+before, as a checkpoint that fails its checksums is.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rin.checkpoints.files import find_checkpoint, load_config, load_state, load_weights
+from rin.checkpoints.files import (
+    find_checkpoint,
+    is_complete,
+    list_checkpoints,
+    load_config,
+    load_state,
+    load_weights,
+)
 from rin.checkpoints.sharded import is_sharded
 from rin.configs.experiment import ExperimentConfig
 from rin.errors import CheckpointError
@@ -41,7 +53,41 @@ def resume_training(
             return 0, {}
         resume = run_dir
     checkpoint = find_checkpoint(resume, verify=True)
-    _check_model(checkpoint, config)
+    _check_model(checkpoint, config)  # the run's own config: an older checkpoint would not fit either
+    candidates = [checkpoint, *_older(Path(resume), checkpoint)]
+    for index, candidate in enumerate(candidates):
+        try:
+            return _resume_from(candidate, model, ema, optimizer, config, sharded)
+        except CheckpointError as error:
+            if index + 1 == len(candidates):
+                raise
+            warnings.warn(
+                f"skipping checkpoint {candidate} that does not load ({error}); "
+                f"trying {candidates[index + 1].name}",
+                stacklevel=2,
+            )
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _older(resume: Path, checkpoint: Path) -> list[Path]:
+    """Complete, verified checkpoints of the run older than `checkpoint`, newest first (none when
+    a checkpoint directory was named: the user chose that one)."""
+    if checkpoint == resume:
+        return []
+    older = [p for p in list_checkpoints(resume) if p.name < checkpoint.name]
+    return [p for p in reversed(older) if is_complete(p, verify_hashes=True)]
+
+
+def _resume_from(
+    checkpoint: Path,
+    model: RIN,
+    ema: EMA,
+    optimizer: torch.optim.Optimizer,
+    config: ExperimentConfig,
+    sharded: bool,
+) -> tuple[int, dict[str, Any]]:
+    """Load one checkpoint into the modules (each load replaces all of them, so a failed one leaves
+    nothing behind once another succeeds)."""
     state = load_state(checkpoint)
     if is_sharded(checkpoint):
         load_sharded_checkpoint(checkpoint, model, ema.model, optimizer)

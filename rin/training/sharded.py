@@ -45,7 +45,7 @@ from rin.configs.overrides import config_to_json
 from rin.errors import CheckpointError
 from rin.model import RIN
 from rin.runtime.distributed import World, barrier
-from rin.training.checkpoint import _fsync_dir, write_manifest
+from rin.training.checkpoint import _fsync_dir, write_error_reason, write_manifest
 
 
 def shard_model(model: nn.Module, world: World, device: torch.device) -> nn.Module:
@@ -86,9 +86,9 @@ def save_sharded_checkpoint(
     if world.is_main:
         try:
             _commit(tmp, final, root, step, config, extra or {})
-        except OSError as error:
+        except (OSError, RuntimeError) as error:  # RuntimeError: torch.save on a full disk
             shutil.rmtree(tmp, ignore_errors=True)
-            failure[0] = f"could not write checkpoint step {step} under {root}: {error.strerror or error}"
+            failure[0] = f"could not write checkpoint step {step} under {root}: {write_error_reason(error)}"
     dist.broadcast_object_list(failure, src=0)  # every rank stops on a failed write, not just rank 0
     if failure[0]:
         raise CheckpointError(failure[0])

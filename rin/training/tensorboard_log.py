@@ -31,12 +31,14 @@ def require_tensorboard() -> None:
 class TensorBoardMirror:
     """Writes metrics-log records as TensorBoard events under `log_dir` (rank 0 only)."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
+        """`purge_step`: a resumed run replays the steps from there on; TensorBoard hides the events
+        a killed run had already written for them, so each step shows once (as in metrics.jsonl)."""
         require_tensorboard()
         from torch.utils.tensorboard import SummaryWriter
 
         self.log_dir = log_dir
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
     def __call__(self, record: dict[str, Any]) -> None:
         event, step = record.get("event"), record.get("step")

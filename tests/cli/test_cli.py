@@ -69,3 +69,105 @@ def test_python_dash_m_and_help():
         [sys.executable, "-m", "rin", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "train" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def one_step_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("one_step")
+    code = main(["train", "--preset", "tiny", "--steps", "1", "--out", str(run), "--no-progress",
+                 "--set", "train.num_samples=1", "--set", "train.sample_steps=1"])  # fmt: skip
+    assert code == 0
+    return run
+
+
+def test_train_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """`rin train --out FILE` and `--out FILE/run` exit 2 with one line, before data or model load."""
+    import rin.training.loop as loop_module
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded before the run directory was checked")
+
+    monkeypatch.setattr(loop_module, "load_dataset", no_data)
+    (tmp_path / "file").write_text("keep me")
+    for out, message in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "run", "which is a file")):
+        assert main(["train", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_train_on_a_full_disk_stops_before_config_json(tmp_path, capsys, monkeypatch):
+    """A full disk at start (simulated) exits 2 with the system's reason instead of an ENOSPC traceback."""
+    import errno
+    import os
+
+    import rin.runtime.run_dir as run_dir_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(run_dir_module.os, "fsync", full)
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("is not writable: No space left on device") and len(err.splitlines()) == 1
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_sample_out_under_a_file_is_refused_before_sampling(one_step_run, tmp_path, capsys):
+    """`rin sample --out` or `--npz` under a file exit 2 with one line naming the option."""
+    (tmp_path / "file").write_text("x")
+    for option in ("--out", "--npz"):
+        argv = ["sample", "--checkpoint", str(one_step_run), "--num", "1", "--steps", "1", "--no-progress",
+                option, str(tmp_path / "file" / "x")]  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"the directory of {option}" in err and "is a file, not a directory" in err, err
+        assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--preset", "mnist", "--data", "/nonexistent"], ["--preset", "moving-mnist", "--data", "/x"],
+     ["--preset", "mnist", "--set", "data.path=/nonexistent"]],
+)  # fmt: skip
+def test_data_path_ignored_by_the_data_set_is_refused(argv, tmp_path, capsys):
+    """--data (or data.path) with a built-in data set that ignores it exits 2, naming the data used."""
+    assert main(["train", *argv, "--steps", "0", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        "is not used by data.dataset=" in err
+        and "built-in MNIST digits" in err
+        and len(err.splitlines()) == 1
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_says_which_preset_and_data_it_chose(tmp_path, capsys):
+    """`rin train` without --preset prints that it chose the default preset, and the data it uses."""
+    assert main(["train", "--steps", "0", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("rin train: preset mnist (the default; choose with --preset)")
+    assert "data: the built-in MNIST digits" in first
+
+
+def test_sample_set_of_a_replaced_checkpoint_is_refused(one_step_run, tmp_path, capsys):
+    """Resuming a --npz sample set after the checkpoint at the same path was replaced by another
+    model's exits 2 instead of mixing shards of two models (the set is keyed by the manifest hash)."""
+    import shutil
+
+    other = tmp_path / "other"
+    code = main(["train", "--preset", "tiny", "--steps", "1", "--out", str(other), "--no-progress",
+                 "--set", "train.seed=1", "--set", "train.num_samples=1",
+                 "--set", "train.sample_steps=1"])  # fmt: skip
+    assert code == 0
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(one_step_run / "checkpoints" / "step_00000001", checkpoint)
+    argv = ["sample", "--checkpoint", str(checkpoint), "--num", "2", "--steps", "1", "--shard-size", "1",
+            "--npz", str(tmp_path / "s.npz"), "--out", str(tmp_path / "s.png"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    shutil.rmtree(checkpoint)
+    shutil.copytree(other / "checkpoints" / "step_00000001", checkpoint)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "were drawn with other settings" in err and len(err.splitlines()) == 1

@@ -47,3 +47,21 @@ def test_sample_refuses_a_bare_network_folder(tiny_config, tmp_path, capsys):
     assert main(["sample", "--model", str(tmp_path / "bare"), "--num", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "rin export" in err and len(err.splitlines()) == 1
+
+
+def test_sample_set_of_a_replaced_pretrained_folder_is_refused(tiny_config, tmp_path, capsys):
+    """A resumable --npz sample set of a --model folder is keyed by the folder's content, not its path:
+    other weights saved at the same path exit 2 instead of mixing shards of two models."""
+    folder = tmp_path / "folder"
+    torch.manual_seed(0)
+    RIN(tiny_config.model).save_pretrained(folder, experiment=tiny_config)
+    argv = ["sample", "--model", str(folder), "--num", "2", "--steps", "1", "--shard-size", "1",
+            "--npz", str(tmp_path / "s.npz"), "--out", str(tmp_path / "s.png"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(argv) == 0  # the same folder again: its finished shards are reused
+    torch.manual_seed(1)
+    RIN(tiny_config.model).save_pretrained(folder, experiment=tiny_config)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "were drawn with other settings" in err and len(err.splitlines()) == 1

@@ -91,3 +91,16 @@ def test_json_with_wrong_types_or_keys_is_refused():
         config_from_json(text.replace('"steps": 4', '"steps": "4"'))
     with pytest.raises(ConfigError, match="not valid JSON"):
         config_from_json("{")
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["train.lr=inf", "train.lr=nan", "train.ema_decay=nan", "sampling.time_difference=inf",
+     "diffusion.input_scale=inf", "model.time_scale=-inf", "train.grad_clip=inf"],
+)  # fmt: skip
+def test_non_finite_floats_are_refused(override):
+    """inf and NaN in any float field are refused with one line naming it (train.lr=inf poisoned a run)."""
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{key} must be a finite number") as info:
+        apply_overrides(get_preset("tiny"), [override])
+    assert "\n" not in str(info.value)

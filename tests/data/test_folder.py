@@ -134,3 +134,37 @@ def test_planted_bad_files_are_skipped_exactly(planted) -> None:
         pytest.warns(UserWarning),
     ):
         load_image_folder(str(root), 8, 3, on_mismatch="error")
+
+
+def test_16_bit_grey_png_is_scaled_not_clipped(tmp_path: Path) -> None:
+    """A full-range 16-bit grey PNG maps to 8 bits as round(v / 257) (it used to clip: 99.6% white)."""
+    values = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)  # 0 .. 65472
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    for channels in (1, 3):
+        with pytest.warns(UserWarning, match="converted 1 of 1 images"):
+            data = load_image_folder(str(tmp_path), image_size=32, channels=channels)
+        expected = torch.from_numpy(np.rint(values / 257.0).astype(np.uint8))
+        assert data.converted == 1
+        for channel in range(channels):
+            assert torch.equal(data.images[0, channel], expected)
+
+
+def test_floating_point_images_are_refused_by_name(tmp_path: Path) -> None:
+    """A float TIFF, whose range is unknown, is skipped with a warning naming its mode (not clipped)."""
+    Image.fromarray(np.full((8, 8), 0.5, dtype=np.float32)).save(tmp_path / "float.tif")
+    Image.new("L", (8, 8), 7).save(tmp_path / "ok.png")
+    with pytest.warns(UserWarning, match=r"float.tif: floating-point pixels \(mode F\)"):
+        data = load_image_folder(str(tmp_path), image_size=8, channels=1)
+    assert len(data) == 1 and data.skipped == 1
+
+
+def test_conversions_are_said_once_with_count_and_mode(tmp_path: Path) -> None:
+    """RGB images loaded for a 1-channel model give one console warning with the count and the modes."""
+    for i in range(3):
+        Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / f"rgb{i}.png")
+    Image.new("L", (8, 8), 7).save(tmp_path / "grey.png")
+    with pytest.warns(UserWarning) as record:
+        load_image_folder(str(tmp_path), image_size=8, channels=1)
+    said = [str(w.message) for w in record]
+    assert len(said) == 1 and said[0].startswith("converted 3 of 4 images in") and "(3 RGB -> L)" in said[0]

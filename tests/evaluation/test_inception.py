@@ -16,6 +16,7 @@ from rin.errors import EvaluationError, RinError
 from rin.evaluation import inception
 from rin.evaluation.inception import (
     WEIGHTS_FILE,
+    WEIGHTS_SHA256,
     WEIGHTS_URL,
     FIDInceptionV3,
     extract_features,
@@ -53,7 +54,7 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory, random_state: dict[st
 
 @pytest.fixture(scope="module")
 def model(weights_file: Path) -> FIDInceptionV3:
-    return load_fid_inception(weights_file)
+    return load_fid_inception(weights_file, allow_other=True)
 
 
 def _single_line_error(call, *args, **kwargs) -> str:
@@ -192,20 +193,20 @@ def test_renamed_tensor_is_refused_by_name(tmp_path: Path, random_state) -> None
     """A file whose tensor was renamed is refused in one line naming the missing tensor."""
     name = "Mixed_6c.branch7x7_2.conv.weight"
     path = _edited_file(tmp_path, random_state, lambda s: s.update({name + "s": s.pop(name)}))
-    assert f"tensor {name!r} is missing" in _single_line_error(load_fid_inception, path)
+    assert f"tensor {name!r} is missing" in _single_line_error(load_fid_inception, path, allow_other=True)
 
 
 def test_reshaped_tensor_is_refused_by_name(tmp_path: Path, random_state) -> None:
     """A 1000-class fc (torchvision's Inception) is refused in one line naming the tensor and both shapes."""
     path = _edited_file(tmp_path, random_state, lambda s: s.update({"fc.weight": torch.zeros(1000, 2048)}))
-    message = _single_line_error(load_fid_inception, path)
+    message = _single_line_error(load_fid_inception, path, allow_other=True)
     assert "'fc.weight'" in message and "(1000, 2048)" in message and "(1008, 2048)" in message
 
 
 def test_extra_tensor_is_refused_by_name(tmp_path: Path, random_state) -> None:
     """A file with tensors the model lacks (e.g. torchvision's aux head) is refused, naming one."""
     path = _edited_file(tmp_path, random_state, lambda s: s.update({"AuxLogits.fc.weight": torch.zeros(2)}))
-    assert "'AuxLogits.fc.weight'" in _single_line_error(load_fid_inception, path)
+    assert "'AuxLogits.fc.weight'" in _single_line_error(load_fid_inception, path, allow_other=True)
 
 
 def test_pickled_code_in_a_weight_file_is_never_run(tmp_path: Path) -> None:
@@ -213,13 +214,15 @@ def test_pickled_code_in_a_weight_file_is_never_run(tmp_path: Path) -> None:
     sentinel = tmp_path / "ran.txt"
     path = tmp_path / "evil.pth"
     torch.save({"fc.weight": _Payload(sentinel)}, path)
-    assert "cannot read" in _single_line_error(load_fid_inception, path)
+    assert "cannot read" in _single_line_error(load_fid_inception, path, allow_other=True)
     assert not sentinel.exists()
 
 
 def test_missing_path_is_refused(tmp_path: Path) -> None:
     """An explicit path that does not exist raises EvaluationError naming it."""
-    assert str(tmp_path / "nope.pth") in _single_line_error(load_fid_inception, tmp_path / "nope.pth")
+    assert str(tmp_path / "nope.pth") in _single_line_error(
+        load_fid_inception, tmp_path / "nope.pth", allow_other=True
+    )
 
 
 def test_offline_without_cache_says_what_to_download_and_where(tmp_path: Path, monkeypatch) -> None:
@@ -237,16 +240,16 @@ def test_offline_without_cache_says_what_to_download_and_where(tmp_path: Path, m
 
 
 def test_download_with_wrong_checksum_is_not_kept(tmp_path: Path, monkeypatch, weights_file: Path) -> None:
-    """A downloaded file whose sha256 does not start with 6726825d is refused and not cached."""
+    """A downloaded file whose sha256 is not WEIGHTS_SHA256 is refused and not cached."""
     monkeypatch.setenv("RIN_CACHE", str(tmp_path))
     fake_download = lambda url, dst, **kwargs: shutil.copy(weights_file, dst)  # noqa: E731
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
-    assert "6726825d" in _single_line_error(load_fid_inception)
+    assert WEIGHTS_SHA256 in _single_line_error(load_fid_inception)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cached_file_is_used_without_download(tmp_path: Path, monkeypatch, weights_file: Path) -> None:
-    """A cached file with the expected sha256 prefix loads with no download; a wrong prefix is refused."""
+    """A cached file with the expected sha256 loads with no download; another one is refused."""
     monkeypatch.setenv("RIN_CACHE", str(tmp_path))
     shutil.copy(weights_file, tmp_path / WEIGHTS_FILE)
 
@@ -254,7 +257,25 @@ def test_cached_file_is_used_without_download(tmp_path: Path, monkeypatch, weigh
         raise AssertionError("downloaded although the file is cached")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
-    assert "delete it" in _single_line_error(load_fid_inception)  # random weights: prefix 6726825d unmatched
+    assert "delete it" in _single_line_error(load_fid_inception)  # random weights: another sha256
     digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
-    monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", digest[:8])
+    monkeypatch.setattr(inception, "WEIGHTS_SHA256", digest)
     assert load_fid_inception().weights_sha256 == digest
+
+
+def test_passed_file_with_another_sha256_is_refused(weights_file: Path) -> None:
+    """--inception-weights of random values (a loadable file of the right shapes) is refused by its
+    whole sha256, naming both hashes and the opt-in flag; with allow_other it loads."""
+    message = _single_line_error(load_fid_inception, weights_file)
+    digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    assert digest in message and WEIGHTS_SHA256 in message and "--allow-other-inception-weights" in message
+    assert load_fid_inception(weights_file, allow_other=True).weights_sha256 == digest
+
+
+def test_a_matching_prefix_is_not_enough(tmp_path: Path, monkeypatch, weights_file: Path) -> None:
+    """A cached file whose sha256 shares the first 8 digits but not the rest is refused."""
+    monkeypatch.setenv("RIN_CACHE", str(tmp_path))
+    shutil.copy(weights_file, tmp_path / WEIGHTS_FILE)
+    digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", digest[:8])  # what the old check compared
+    assert "delete it" in _single_line_error(load_fid_inception)

@@ -169,3 +169,19 @@ def test_compute_rejects_bad_images(images: np.ndarray, match: str) -> None:
     """Float images, 3-D arrays and a single image raise a ValueError."""
     with pytest.raises(ValueError, match=match):
         compute_reference(images, EXTRACTOR, _toy_extractor, source="bad")
+
+
+def test_resolution_is_recorded_and_checked(tmp_path: Path, stats: ReferenceStats) -> None:
+    """The reference records its images' HxW, keeps it through save/load, and refuses samples of
+    another resolution; a file written before the field existed still loads (unchecked)."""
+    assert stats.resolution == "4x4"
+    save_reference(tmp_path / "ref.npz", stats)
+    loaded = load_reference(tmp_path / "ref.npz", EXTRACTOR)
+    assert loaded.resolution == "4x4"
+    loaded.check_resolution(4, 4)
+    message = _single_line_error(loaded.check_resolution, 8, 8)
+    assert "the samples are 8x8 but the reference statistics are of 4x4 images" in message
+    with np.load(tmp_path / "ref.npz") as data:
+        older = {key: data[key] for key in data.files if key != "resolution"}
+    np.savez(tmp_path / "old.npz", **older)
+    assert load_reference(tmp_path / "old.npz", EXTRACTOR).resolution == ""

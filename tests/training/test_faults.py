@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -151,3 +152,82 @@ def test_resume_with_another_model_names_the_first_difference(tiny_config, digit
     other = _config(tiny_config, 2, "model.latent_dim=64")
     with pytest.raises(CheckpointError, match=r"model.latent_dim=32, this run has model.latent_dim=64"):
         train(other, tmp_path, resume="auto", data=digits, progress=False)
+
+
+def test_nonfinite_learning_rate_skips_the_update(tiny_config, digits, tmp_path, monkeypatch):
+    """A NaN learning rate (what train.lr=inf gave in warm-up) skips the update; weights stay finite."""
+    monkeypatch.setattr(loop_module, "learning_rate", lambda step, config: math.nan)
+    config = _config(tiny_config, 2, "train.max_nonfinite_steps=5")
+    result = train(config, tmp_path, data=digits, progress=False)
+    assert {e["term"] for e in _events(tmp_path, "skip")} == {"learning rate (nan)"}
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+    assert all(torch.isfinite(p).all() for p in result.ema.parameters())
+
+
+def test_update_that_makes_weights_nonfinite_stops_the_run(tiny_config, digits, tmp_path, monkeypatch):
+    """An update that turns a weight non-finite stops the run at once, before the EMA or a checkpoint
+    sees it, naming the parameter and the last good checkpoint."""
+    real_build = loop_module.build_optimizer
+    steps = {"n": 0}
+
+    def poisoning(model, train_config):
+        optimizer = real_build(model, train_config)
+        real_step = optimizer.step
+
+        def step(*args, **kwargs):
+            out = real_step(*args, **kwargs)
+            steps["n"] += 1
+            if steps["n"] == 3:
+                with torch.no_grad():
+                    model.readout.proj.weight.fill_(math.inf)
+            return out
+
+        optimizer.step = step  # type: ignore[method-assign]
+        return optimizer
+
+    monkeypatch.setattr(loop_module, "build_optimizer", poisoning)
+    with pytest.raises(
+        TrainingError, match=r"step 3: the update made readout.proj.weight non-finite"
+    ) as info:
+        train(_config(tiny_config, 5), tmp_path, data=digits, progress=False)
+    assert "step_00000002" in str(info.value)
+    last = find_checkpoint(tmp_path, verify=True)
+    assert last.name == "step_00000002"
+    assert all(torch.isfinite(t).all() for t in load_file(str(last / "ema.safetensors")).values())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux /dev/full")
+def test_full_disk_in_torch_save_says_no_space(tiny_config, digits, tmp_path, monkeypatch):
+    """torch.save's short write on a full disk ("enforce fail at inline_container.cc ... unexpected
+    pos") is reported as "No space left on device", as the retry reports it."""
+    config = _config(tiny_config, 4)
+    train(config, tmp_path, data=digits, progress=False, stop_after=2)
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, path, *a, **k: real_save(obj, "/dev/full", *a, **k))
+    with pytest.raises(CheckpointError) as info:
+        train(config, tmp_path, resume="auto", data=digits, progress=False)
+    assert str(info.value).endswith(
+        "No space left on device; the previous checkpoint step_00000002 is intact"
+    ), str(info.value)
+    assert "inline_container" not in str(info.value)
+
+
+def test_resume_logs_each_step_once(tiny_config, digits, tmp_path):
+    """Steps a killed run logged after its last checkpoint are dropped on resume, so each train step
+    appears once in metrics.jsonl and the log stays valid JSON lines."""
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_four(step, loss):
+        if step == 4:
+            raise Killed
+
+    config = _config(tiny_config, 5, "train.checkpoint_every=2", "train.log_every=1")
+    with pytest.raises(Killed):
+        train(config, tmp_path, data=digits, progress=False, on_step=kill_at_four)
+    assert [e["step"] for e in _events(tmp_path, "train")] == [1, 2, 3]  # checkpoint at 2
+    with (tmp_path / "metrics.jsonl").open("a") as handle:
+        handle.write('{"event": "train", "st')  # torn by the kill
+    train(config, tmp_path, resume="auto", data=digits, progress=False)
+    assert [e["step"] for e in _events(tmp_path, "train")] == [1, 2, 3, 4, 5]

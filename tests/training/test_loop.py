@@ -119,3 +119,19 @@ def test_activation_checkpointing_reaches_the_model(tiny_config, tmp_path):
                        on_step=lambda step, loss, c=on: losses[c].append(loss))  # fmt: skip
         assert result.model.activation_checkpointing is on
     assert losses[True] == losses[False]
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "lamb"])
+def test_attention_key_biases_take_no_noise_steps(tiny_config, digits, tmp_path, optimizer):
+    """The key biases, whose true gradient is zero, stay exactly at their init under AdamW and LAMB
+    (rounding noise made Adam move them by ~1e-4, so 2 processes differed from 1 there)."""
+    config = apply_overrides(
+        _config(tiny_config, 5), [f"train.optimizer={optimizer}", "train.warmup_steps=0"]
+    )
+    result = train(config, tmp_path, data=digits, progress=False)
+    weights = result.model.state_dict()
+    key_biases = [name for name in weights if name.endswith("to_k.bias")]
+    assert key_biases and all(
+        torch.equal(weights[name], torch.zeros_like(weights[name])) for name in key_biases
+    )
+    assert all(weights[name].abs().max() > 0 for name in weights if name.endswith("to_q.bias"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from rin.checkpoints import is_sharded, load_checkpoint_weights, load_model
 from rin.configs import apply_overrides, get_preset
 from rin.model import RIN
 from rin.training import find_checkpoint, load_state, train
+from rin.training.checkpoint import write_manifest
 from rin.training.sharded import export_weights
 
 SETTINGS = ["train.steps=3", "train.batch_size=8", "train.num_samples=1", "train.sample_steps=1"]
@@ -99,6 +101,26 @@ def test_corrupt_shard_falls_back_to_the_older_checkpoint(runs, tmp_path):
     shard.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="skipping incomplete or corrupt checkpoint"):
         assert find_checkpoint(run, verify=True).name == "step_00000002"
+
+
+def test_truncated_shard_under_a_resigned_manifest_falls_back(runs, tmp_path):
+    """A truncated DCP shard whose manifest was re-signed (so checksums pass) fails to load; resuming
+    the run warns and continues from the previous checkpoint instead of a CheckpointException traceback."""
+    run = tmp_path / "run"
+    shutil.copytree(runs["sharded"], run)
+    newest = run / "checkpoints" / "step_00000003"
+    shard = sorted((newest / "dcp").glob("*.distcp"))[0]
+    shard.write_bytes(shard.read_bytes()[:100])
+    write_manifest(newest, [n for n in json.loads((newest / "manifest.json").read_text())["files"]], 3,
+                   layout="sharded")  # fmt: skip
+    assert find_checkpoint(run, verify=True).name == "step_00000003"  # the checksum gate passes
+    with pytest.warns(
+        UserWarning, match=r"skipping checkpoint .*step_00000003 that does not load .*step_00000002"
+    ):
+        resumed = train(apply_overrides(get_preset("tiny"), SETTINGS), run, resume="auto", progress=False)
+    assert resumed.step == 3
+    one = load_file(str(find_checkpoint(runs["one"]) / "model.safetensors"))
+    _assert_same_weights({k: v.detach() for k, v in resumed.model.state_dict().items()}, one)
 
 
 @pytest.mark.slow

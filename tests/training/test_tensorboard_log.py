@@ -62,3 +62,27 @@ def test_missing_package_is_one_clear_line(monkeypatch, capsys):
     assert main(["train", "--preset", "tiny", "--steps", "1", "--tensorboard", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "rin[tb]" in err and len(err.splitlines()) == 1
+
+
+def test_resumed_run_shows_each_step_once(tiny_config, tmp_path):
+    """Steps a killed run logged after its last checkpoint are replayed on resume; TensorBoard hides
+    the first copies (purge_step), so each step shows once, as in metrics.jsonl."""
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_four(step, loss):
+        if step == 4:
+            raise Killed
+
+    digits = load_mnist("train").subset(list(range(0, 4000, 400)))
+    config = apply_overrides(
+        tiny_config,
+        ["train.steps=5", "train.checkpoint_every=2", "train.log_every=1", "train.num_samples=2",
+         "train.sample_steps=2", "train.tensorboard=true"],
+    )  # fmt: skip
+    with pytest.raises(Killed):
+        train(config, tmp_path, data=digits, progress=False, on_step=kill_at_four)
+    assert [e.step for e in _events(tmp_path / "tensorboard").Scalars("train/loss")] == [1, 2, 3]
+    train(config, tmp_path, resume="auto", data=digits, progress=False)
+    assert [e.step for e in _events(tmp_path / "tensorboard").Scalars("train/loss")] == [1, 2, 3, 4, 5]

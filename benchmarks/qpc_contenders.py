@@ -110,7 +110,7 @@ def _rin(name: str, config: ExperimentConfig) -> Contender:
     return Contender(
         name, "rin", trainee, rin_forward_flops(config) / 1e9,
         train_flops_per_image(model, loss, m.channels, m.num_classes) / 1e9,
-        f"RIN {config.name}: patch {m.patch_size}, {m.num_latents} latents x {m.latent_dim}, interface "
+        f"RIN (preset {config.name}): patch {m.patch_size}, {m.num_latents} latents x {m.latent_dim}, interface "
         f"{m.interface_dim}, {m.num_blocks} blocks x {m.block_depth} layers",
         f"{d.prediction} target on {d.schedule}, {tc.optimizer} lr {tc.lr:g} wd {tc.weight_decay:g}, "
         f"self-conditioning {d.self_cond_rate:g}, label dropout {d.cond_dropout:g}",
@@ -170,5 +170,5 @@ def describe_peer(kind: str, c: dict) -> str:
         return (f"UNet2DModel widths {c['block_out_channels']}, {c['layers_per_block']} res blocks per "
                 "level, attention at 16x16")  # fmt: skip
     heads = c["num_attention_heads"]
-    return f"DiT depth {c['num_layers']}, width {heads * c['attention_head_dim']} ({heads} heads), " \
-        f"patch {c['patch_size']}"  # fmt: skip
+    width = heads * c["attention_head_dim"]
+    return f"DiT depth {c['num_layers']}, width {width} ({heads} heads), patch {c['patch_size']}"

@@ -115,11 +115,22 @@ def results_skeleton(args: argparse.Namespace, config: ExperimentConfig, scorer:
         "seed": args.seed, "num_samples": args.num_samples, "precision": "fp32", "clock": args.clock,
         "sampler": f"{s.sampler} {s.steps} steps, guidance {s.guidance:g}, time difference "
                    f"{s.time_difference:g}, clip {s.clip_x0}, batch {config.train.batch_size}",
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, shared",
+        "machine": f"{cpu_name()}, torch {torch.__version__}",
         "extractor": f"{scorer.name} (proxy, not FID)",
         "heldout": f"{len(scorer.heldout)} held-out real images",
         "floor": {}, "models": [],
     }  # fmt: skip
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def describe(contender: Contender, target: float) -> dict:

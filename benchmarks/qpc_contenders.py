@@ -31,7 +31,7 @@ from rin.training.optim import build_optimizer
 
 KINDS = ("rin", "unet", "dit")
 # peak learning rates of the peers, from the sweep recorded in benchmarks/README.md
-PEER_LR = {"unet": 2e-3, "dit": 2e-3}
+PEER_LR = {"unet": 4e-3, "dit": 1e-3}
 
 
 @dataclass

@@ -110,8 +110,8 @@ def _rin(name: str, config: ExperimentConfig) -> Contender:
     return Contender(
         name, "rin", trainee, rin_forward_flops(config) / 1e9,
         train_flops_per_image(model, loss, m.channels, m.num_classes) / 1e9,
-        f"RIN (preset {config.name}): patch {m.patch_size}, {m.num_latents} latents x {m.latent_dim}, interface "
-        f"{m.interface_dim}, {m.num_blocks} blocks x {m.block_depth} layers",
+        f"RIN (preset {config.name}): patch {m.patch_size}, {m.num_latents} latents x {m.latent_dim}, "
+        f"interface {m.interface_dim}, {m.num_blocks} blocks x {m.block_depth} layers",
         f"{d.prediction} target on {d.schedule}, {tc.optimizer} lr {tc.lr:g} wd {tc.weight_decay:g}, "
         f"self-conditioning {d.self_cond_rate:g}, label dropout {d.cond_dropout:g}",
         make_denoiser,

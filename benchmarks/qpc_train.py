@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -46,7 +46,6 @@ class Trainee:
     seconds: float = 0.0  # timed training seconds so far
     last_loss: float = math.nan
     diverged: bool = False  # a non-finite loss stopped its training
-    history: list[dict] = field(default_factory=list)  # one entry per evaluation point
 
 
 def budget_learning_rate(trainee: Trainee, budget: float) -> float:

@@ -142,6 +142,37 @@ def describe(contender: Contender, target: float) -> dict:
     }  # fmt: skip
 
 
+class Evaluator:
+    """`evaluate(trainee, fraction)` for `run_budget`: sample, score, record, save the grid and the JSON."""
+
+    def __init__(self, args: argparse.Namespace, config: ExperimentConfig, scorer: Scorer,
+                 contenders: list[Contender], results: dict, labels: torch.Tensor) -> None:  # fmt: skip
+        self.args, self.config, self.scorer, self.results, self.labels = args, config, scorer, results, labels
+        self.by_trainee = {
+            id(c.trainee): (c, entry) for c, entry in zip(contenders, results["models"], strict=True)
+        }
+        self.grids: dict[str, torch.Tensor] = {}  # each model's latest 100 samples
+
+    def __call__(self, trainee: Trainee, fraction: float) -> None:
+        contender, entry = self.by_trainee[id(trainee)]
+        m, start = self.config.model, time.perf_counter()
+        images, calls = draw_samples(contender.make_denoiser, (m.channels, m.image_size, m.image_size),
+                                     self.labels, self.config.sampling, self.config.diffusion.input_scale,
+                                     self.args.seed + 1, self.args.sample_batch)  # fmt: skip
+        point = {"fraction": fraction, "seconds": trainee.seconds, "steps": trainee.steps,
+                 "images": trainee.images, "train_flops": trainee.images * contender.train_gflops * 1e9,
+                 "loss": trainee.last_loss, "diverged": trainee.diverged, "network_calls_per_sample": calls,
+                 **self.scorer.score(images, self.labels),
+                 "sample_seconds": time.perf_counter() - start}  # fmt: skip
+        entry["evals"].append(point)
+        self.grids[trainee.name] = images[:100]
+        out = self.args.out
+        save_grid(images[:100], out / "grids" / f"{trainee.name}-{round(100 * fraction)}.png", nrow=10)
+        write_json(self.results, out)
+        shown = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in point.items())
+        print(f"[{trainee.name} {100 * fraction:.0f}%] " + ", ".join(shown), flush=True)
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -156,8 +187,8 @@ def main() -> None:
 
     contenders = [build_contender(spec, config, args.seed) for spec in args.models.split(",")]
     target = rin_forward_flops(config) / 1e9  # what the peers are sized to
-    results = results_skeleton(args, config, scorer)
     labels = torch.arange(args.num_samples) % config.model.num_classes
+    results = results_skeleton(args, config, scorer)
     results["floor"] = scorer.floor(labels, args.seed)
     results["models"] = [describe(c, target) for c in contenders]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -166,32 +197,12 @@ def main() -> None:
               f"({c.forward_gflops / target:.3f}x rin), {c.train_gflops:.4f} train GFLOPs/img; "
               f"{c.architecture}; {c.recipe}")  # fmt: skip
     print(f"real-data floor: {results['floor']}")
-    grids: dict[str, torch.Tensor] = {}
-    by_trainee = {id(c.trainee): (c, entry) for c, entry in zip(contenders, results["models"], strict=True)}
-    shape = (config.model.channels, config.model.image_size, config.model.image_size)
-
-    def evaluate(trainee: Trainee, fraction: float) -> None:
-        contender, entry = by_trainee[id(trainee)]
-        start = time.perf_counter()
-        images, calls = draw_samples(contender.make_denoiser, shape, labels, config.sampling,
-                                     config.diffusion.input_scale, args.seed + 1,
-                                     args.sample_batch)  # fmt: skip
-        point = {"fraction": fraction, "seconds": trainee.seconds, "steps": trainee.steps,
-                 "images": trainee.images, "train_flops": trainee.images * contender.train_gflops * 1e9,
-                 "loss": trainee.last_loss, "diverged": trainee.diverged, "network_calls_per_sample": calls,
-                 **scorer.score(images, labels), "sample_seconds": time.perf_counter() - start}  # fmt: skip
-        entry["evals"].append(point)
-        grids[trainee.name] = images[:100]
-        save_grid(images[:100], args.out / "grids" / f"{trainee.name}-{round(100 * fraction)}.png", nrow=10)
-        write_json(results, args.out)
-        shown = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in point.items())
-        print(f"[{trainee.name} {100 * fraction:.0f}%] " + ", ".join(shown), flush=True)
-
+    evaluate = Evaluator(args, config, scorer, contenders, results, labels)
     run_budget([c.trainee for c in contenders], args.budget_seconds,
                [float(f) for f in args.eval_fractions.split(",")], batch, evaluate, args.seed,
                args.slice_seconds, CLOCKS[args.clock])  # fmt: skip
     written = [write_json(results, args.out), write_markdown(results, args.out),
-               plot_curves(results, args.out), side_by_side(grids, args.out)]  # fmt: skip
+               plot_curves(results, args.out), side_by_side(evaluate.grids, args.out)]  # fmt: skip
     print()
     print_table(results)
     print("wrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,212 @@
+"""Quality per compute: rin against a U-Net and a DiT of the same forward FLOPs, same data, same seconds.
+
+Each model trains for the same wall-clock budget on this machine (same threads, fp32, same
+batches, taking turns; see `qpc_train`), and at 25/50/100% of it its EMA weights draw the same
+class-conditional samples from the same noise through rin's sampler (same sampler, steps,
+guidance, time difference and clipping; rin carries its latents, the peers go through a
+denoise adapter, see `qpc_peers`). Scores: the project's extractor accuracy, Frechet proxy and
+within-class variety, beside the real-data floor. Writes results.json, results.md,
+quality_per_compute.png (quality against training seconds and FLOPs) and samples_side_by_side.png.
+
+    PYTHONPATH=. python benchmarks/quality_per_compute.py --setting mnist          # ~1 h on 2 cores
+    PYTHONPATH=. python benchmarks/quality_per_compute.py --setting cifar10 --data /path/to/shards
+    PYTHONPATH=. python benchmarks/quality_per_compute.py --models unet@lr=1e-3,unet@lr=2e-3 \\
+        --budget-seconds 120 --eval-fractions 1                                     # a learning-rate sweep
+
+The peers need diffusers (pip install diffusers, or the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from bench_measure import CLOCKS
+from qpc_contenders import Contender, build_contender, rin_forward_flops
+from qpc_eval import Scorer, draw_samples
+from qpc_report import plot_curves, print_table, side_by_side, write_json, write_markdown
+from qpc_train import Trainee, run_budget
+
+from rin.configs import apply_overrides, get_preset
+from rin.configs.experiment import ExperimentConfig
+from rin.data import BatchStream, load_cifar10_shards, load_dataset, load_mnist, save_grid, to_model_range
+
+
+@dataclass(frozen=True)
+class Setting:
+    budget_seconds: float  # per model
+    num_samples: int
+    overrides: tuple[str, ...]  # on the `mnist` preset, whose recipe is tuned for a CPU budget
+
+
+SETTINGS = {
+    # the demo: the preset's 5000 steps take ~740 s on a quiet 2-core machine
+    "mnist": Setting(740.0, 500, ()),
+    # the same small RIN and recipe on 3 channels (not tuned for CIFAR-10), with flips
+    "cifar10": Setting(1800.0, 1000, ("model.channels=3", "data.dataset=cifar10", "data.random_flip=true")),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=sorted(SETTINGS), default="mnist")
+    parser.add_argument("--data", default="", help="CIFAR-10 WebDataset shards (--setting cifar10)")
+    parser.add_argument("--budget-seconds", type=float, help="training s per model (default: setting's)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-samples", type=int, help="samples per model and point (default: setting's)")
+    parser.add_argument("--out", help="output folder (default runs/qpc-<setting>)")
+    parser.add_argument("--models", default="rin,unet,dit", help="comma-separated; name@lr=X sets a peak LR")
+    parser.add_argument("--eval-fractions", default="0.25,0.5,1", help="fractions of the budget")
+    parser.add_argument("--slice-seconds", type=float, default=10.0, help="training seconds per turn")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU seconds, for comparisons on a busy machine with --threads 1 "
+                        "(never for reported figures)")  # fmt: skip
+    parser.add_argument("--sample-batch", type=int, default=250)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="rin config override (also sets the shared batch, EMA and sampler)")  # fmt: skip
+    args = parser.parse_args()
+    setting = SETTINGS[args.setting]
+    args.budget_seconds = args.budget_seconds or setting.budget_seconds
+    args.num_samples = args.num_samples or setting.num_samples
+    args.out = Path(args.out or f"runs/qpc-{args.setting}")
+    if args.setting == "cifar10" and not args.data:
+        parser.error("--setting cifar10 needs --data (the CIFAR-10 WebDataset shards)")
+    return args
+
+
+def build_config(args: argparse.Namespace) -> ExperimentConfig:
+    extra = [f"data.path={args.data}"] if args.data else []
+    return apply_overrides(get_preset("mnist"), [*SETTINGS[args.setting].overrides, *extra, *args.overrides])
+
+
+def build_scorer(args: argparse.Namespace, train_pool) -> Scorer:
+    """The setting's extractor: the digit classifier (mnist) or the CIFAR-10 proxy (cifar10)."""
+    if args.setting == "mnist":
+        from rin.evaluation import classifier_features, load_or_train_digit_classifier
+
+        classifier = load_or_train_digit_classifier()
+
+        @torch.no_grad()
+        def digits(images: torch.Tensor):
+            features = classifier_features(classifier, images)
+            return features.double().numpy(), classifier.head(features).argmax(dim=1)
+
+        return Scorer("digit-classifier features", digits, load_mnist("test"), train_pool)
+    from rin.evaluation import cifar_proxy_features, load_or_train_cifar_proxy
+
+    proxy = load_or_train_cifar_proxy(args.data)
+
+    def cifar(images: torch.Tensor):
+        features, logits = cifar_proxy_features(proxy, images)
+        return features, torch.from_numpy(logits.argmax(axis=1))
+
+    return Scorer("cifar10-proxy-v1 features", cifar, load_cifar10_shards(args.data, "test"), train_pool)
+
+
+def results_skeleton(args: argparse.Namespace, config: ExperimentConfig, scorer: Scorer) -> dict:
+    s = config.sampling
+    return {
+        "setting": args.setting, "budget_seconds": args.budget_seconds, "threads": args.threads,
+        "seed": args.seed, "num_samples": args.num_samples, "precision": "fp32", "clock": args.clock,
+        "sampler": f"{s.sampler} {s.steps} steps, guidance {s.guidance:g}, time difference "
+                   f"{s.time_difference:g}, clip {s.clip_x0}, batch {config.train.batch_size}",
+        "machine": f"{cpu_name()}, torch {torch.__version__}",
+        "extractor": f"{scorer.name} (proxy, not FID)",
+        "heldout": f"{len(scorer.heldout)} held-out real images",
+        "floor": {}, "models": [],
+    }  # fmt: skip
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def describe(contender: Contender, target: float) -> dict:
+    return {
+        "name": contender.name, "kind": contender.kind, "params": contender.params,
+        "forward_gflops": contender.forward_gflops, "flops_ratio_to_rin": contender.forward_gflops / target,
+        "train_gflops_per_image": contender.train_gflops, "lr": contender.trainee.lr,
+        "architecture": contender.architecture, "recipe": contender.recipe, "evals": [],
+    }  # fmt: skip
+
+
+class Evaluator:
+    """`evaluate(trainee, fraction)` for `run_budget`: sample, score, record, save the grid and the JSON."""
+
+    def __init__(self, args: argparse.Namespace, config: ExperimentConfig, scorer: Scorer,
+                 contenders: list[Contender], results: dict, labels: torch.Tensor) -> None:  # fmt: skip
+        self.args, self.config, self.scorer, self.results, self.labels = args, config, scorer, results, labels
+        self.by_trainee = {
+            id(c.trainee): (c, entry) for c, entry in zip(contenders, results["models"], strict=True)
+        }
+        self.grids: dict[str, torch.Tensor] = {}  # each model's latest 100 samples
+
+    def __call__(self, trainee: Trainee, fraction: float) -> None:
+        contender, entry = self.by_trainee[id(trainee)]
+        m, start = self.config.model, time.perf_counter()
+        images, calls = draw_samples(contender.make_denoiser, (m.channels, m.image_size, m.image_size),
+                                     self.labels, self.config.sampling, self.config.diffusion.input_scale,
+                                     self.args.seed + 1, self.args.sample_batch)  # fmt: skip
+        point = {"fraction": fraction, "seconds": trainee.seconds, "steps": trainee.steps,
+                 "images": trainee.images, "train_flops": trainee.images * contender.train_gflops * 1e9,
+                 "loss": trainee.last_loss, "diverged": trainee.diverged, "network_calls_per_sample": calls,
+                 **self.scorer.score(images, self.labels),
+                 "sample_seconds": time.perf_counter() - start}  # fmt: skip
+        entry["evals"].append(point)
+        self.grids[trainee.name] = images[:100]
+        out = self.args.out
+        save_grid(images[:100], out / "grids" / f"{trainee.name}-{round(100 * fraction)}.png", nrow=10)
+        write_json(self.results, out)
+        shown = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in point.items())
+        print(f"[{trainee.name} {100 * fraction:.0f}%] " + ", ".join(shown), flush=True)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    config = build_config(args)
+    data = load_dataset(config.data, config.model)
+    scorer = build_scorer(args, data)
+    stream = BatchStream(data, config.train.batch_size, args.seed, config.data.random_flip)
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = stream.batch(step)
+        return to_model_range(images, config.diffusion.input_scale), labels
+
+    contenders = [build_contender(spec, config, args.seed) for spec in args.models.split(",")]
+    target = rin_forward_flops(config) / 1e9  # what the peers are sized to
+    labels = torch.arange(args.num_samples) % config.model.num_classes
+    results = results_skeleton(args, config, scorer)
+    results["floor"] = scorer.floor(labels, args.seed)
+    results["models"] = [describe(c, target) for c in contenders]
+    args.out.mkdir(parents=True, exist_ok=True)
+    for c in contenders:
+        print(f"{c.name}: {c.params:,} params, {c.forward_gflops:.4f} fwd GFLOPs/img "
+              f"({c.forward_gflops / target:.3f}x rin), {c.train_gflops:.4f} train GFLOPs/img; "
+              f"{c.architecture}; {c.recipe}")  # fmt: skip
+    print(f"real-data floor: {results['floor']}")
+    evaluate = Evaluator(args, config, scorer, contenders, results, labels)
+    run_budget([c.trainee for c in contenders], args.budget_seconds,
+               [float(f) for f in args.eval_fractions.split(",")], batch, evaluate, args.seed,
+               args.slice_seconds, CLOCKS[args.clock])  # fmt: skip
+    written = [write_json(results, args.out), write_markdown(results, args.out),
+               plot_curves(results, args.out), side_by_side(evaluate.grids, args.out)]  # fmt: skip
+    print()
+    print_table(results)
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+if __name__ == "__main__":
+    main()

@@ -54,3 +54,25 @@ def test_markdown_puts_budgets_in_columns_and_baselines_last():
     lines = markdown(rows, [5, 10]).splitlines()
     assert "| ddim | uniform | 0 | 50.0% / 300 | 70.0% / 200 |" in lines
     assert lines[-1].startswith("| **ddpm 100 (baseline)**") and "90.0% / 100.0 (100 calls)" in lines[-1]
+
+
+def test_render_merges_runs_into_one_table_and_plot(tmp_path):
+    """--render joins the rows of several table.json files (a long baseline run apart) into one table."""
+    import json
+
+    from sampler_table import render
+
+    fast = {"model": "demo", **Setting("euler_a", 5, "logsnr", 0.0, calls=5).describe(), "accuracy": 0.8,
+            "frechet": 150.0}  # fmt: skip
+    slow = {
+        "model": "demo",
+        **Setting("ddpm", 1000, "uniform", 3.0).describe(),
+        "accuracy": 0.97,
+        "frechet": 120.0,
+    }
+    for name, row in (("a.json", fast), ("b.json", slow)):
+        (tmp_path / name).write_text(json.dumps({"rows": [row]}))
+    render([str(tmp_path / "a.json"), str(tmp_path / "b.json")], tmp_path / "out", [5])
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| euler_a | logsnr | 0 | 80.0% / 150.0 |" in table and "ddpm 1000 (baseline)" in table
+    assert (tmp_path / "out" / "quality_vs_calls.png").stat().st_size > 1000

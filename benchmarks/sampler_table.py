@@ -25,6 +25,7 @@ import torch
 from rin.configs.experiment import ExperimentConfig, SamplingConfig
 from rin.data import load_mnist, load_video_dataset
 from rin.evaluation import evaluate_digit_samples, load_or_train_digit_classifier
+from rin.evaluation.variety import relative_variety
 from rin.model import RIN
 from rin.sampling import SAMPLERS, generate, generate_continuation, per_sample_generators
 from rin.training import find_checkpoint, load_config, load_weights
@@ -87,9 +88,11 @@ def digit_rows(run: str, settings: list[Setting], num: int, seed: int) -> list[d
         samples = draw_digits(model, config, setting, num, seed)
         seconds = time.perf_counter() - start
         scores = evaluate_digit_samples(samples, labels, classifier, heldout.images, heldout.labels)
+        variety = relative_variety(samples, labels, heldout.images, heldout.labels)
         rows.append({
             "model": "demo", **setting.describe(), "accuracy": round(scores["sample_accuracy"], 4),
-            "frechet": round(scores["frechet_distance"], 2), "seconds": round(seconds, 1),
+            "frechet": round(scores["frechet_distance"], 2), "variety": round(variety, 3),
+            "seconds": round(seconds, 1),
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -130,7 +133,8 @@ def settings_for(args: argparse.Namespace, preset: SamplingConfig) -> list[Setti
 
 def _cell(row: dict[str, object]) -> str:
     if row["model"] == "demo":
-        return f"{100 * float(row['accuracy']):.1f}% / {row['frechet']}"  # type: ignore[arg-type]
+        cell = f"{100 * float(row['accuracy']):.1f}% / {row['frechet']}"  # type: ignore[arg-type]
+        return cell + (f" / {row['variety']}" if "variety" in row else "")
     return f"{row['frame_mse']}"
 
 
@@ -138,7 +142,8 @@ def markdown(rows: list[dict[str, object]], budgets: list[int]) -> str:
     """One table per model: a line per sampler (grid, td), a column per network-call budget, then
     the DDPM baselines."""
     out = []
-    for model, what in (("demo", "digit accuracy / Frechet proxy"), ("moving-mnist", "frame MSE")):
+    what_demo = "digit accuracy / Frechet proxy / within-class variety (real = 1)"
+    for model, what in (("demo", what_demo), ("moving-mnist", "frame MSE")):
         mine = [r for r in rows if r["model"] == model]
         if not mine:
             continue
@@ -170,12 +175,13 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
     panels = [
         ("demo", "accuracy", "digit accuracy (%)"),
         ("demo", "frechet", "Frechet proxy (lower is better)"),
+        ("demo", "variety", "within-class variety (real digits = 1)"),
         ("moving-mnist", "frame_mse", "Moving MNIST frame MSE"),
     ]
-    panels = [p for p in panels if any(r["model"] == p[0] for r in rows)]
+    panels = [p for p in panels if any(r["model"] == p[0] and p[1] in r for r in rows)]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (model, metric, label) in zip(axes[0], panels, strict=True):
-        mine = [r for r in rows if r["model"] == model]
+        mine = [r for r in rows if r["model"] == model and metric in r]
         scale = 100.0 if metric == "accuracy" else 1.0
         for key in dict.fromkeys(
             (r["sampler"], r["grid"], r["time_difference"]) for r in mine if r["budget"]

@@ -164,9 +164,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(
-        f"{args.preset}, batch {args.batch}, {'bf16 autocast' if args.bf16 else 'fp32'}, {args.threads} thread(s)"
-    )
+    precision = "bf16 autocast" if args.bf16 else "fp32"
+    print(f"{args.preset}, batch {args.batch}, {precision}, {args.threads} thread(s)")
 
     def step_for(mode: CPUTimeByOp | None) -> Callable[[], None]:
         return build_step(args.preset, args.batch, args.bf16, args.overrides, mode)

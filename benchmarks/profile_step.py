@@ -127,7 +127,7 @@ def cpu_view(step_for: Callable[[CPUTimeByOp | None], Callable[[], None]], warmu
         if phase in by_phase:
             print(f"| {phase} | {by_phase[phase] / 1e6:.1f} | {100 * by_phase[phase] / total:.1f}% |")
     print("\n| phase | op | calls per step | ms per step |\n|---|---|---|---|")
-    top = sorted(mode.ns.items(), key=lambda kv: -kv[1])[:30]
+    top = sorted(mode.ns.items(), key=lambda kv: -kv[1])[:60]
     for (phase, name), ns in top:
         print(f"| {phase} | {name} | {mode.calls[(phase, name)] // repeats} | {ns / repeats / 1e6:.1f} |")
 

@@ -27,13 +27,16 @@ def keras_glorot_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v for q (B, h, Nq, d), k and v (B, h, Nk, d) -> (B, h, Nq, d).
 
-    bf16 on CPU (eager, no attention dropout) runs as two batched GEMMs around a softmax: the
-    CPU flash kernel's bf16 backward measured about 5x slower than this (forward and backward
-    of one `cifar10` attention layer, benchmarks/README.md), and its forward/backward were a
-    quarter of a bf16 training step. The softmax of bf16 logits computes in fp32 inside the CPU
-    kernel and rounds its output once. Everything else (fp32, GPUs, compiled graphs) is SDPA.
+    bf16 on CPU that needs a gradient (eager, no attention dropout) runs as two batched GEMMs
+    around a softmax: the CPU flash kernel's bf16 backward measured about 5x slower than the
+    backward of this (forward and backward of one `cifar10` attention layer, benchmarks/README.md),
+    and its forward/backward were a quarter of a bf16 training step. The softmax of bf16 logits
+    computes in fp32 inside the CPU kernel and rounds its output once. Without a gradient
+    (self-conditioning pass 1, sampling) the flash forward is the faster one and stays; so does
+    everything else (fp32, GPUs, compiled graphs).
     """
-    fast_bf16 = q.dtype == torch.bfloat16 and q.device.type == "cpu" and dropout == 0.0
+    needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    fast_bf16 = q.dtype == torch.bfloat16 and q.device.type == "cpu" and dropout == 0.0 and needs_grad
     if not fast_bf16 or torch.compiler.is_compiling():
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
     logits = torch.matmul(q, k.transpose(-1, -2) * q.shape[-1] ** -0.5)  # (B, h, Nq, Nk)

@@ -39,6 +39,15 @@ def test_bf16_attention_and_its_gradients_match_fp32_sdpa() -> None:
     assert (ref - v.detach().float().mean(dim=2, keepdim=True)).abs().max() > 0.1
 
 
+def test_bf16_attention_without_gradient_is_sdpa_bit_for_bit() -> None:
+    """Under no_grad (pass 1, sampling) bf16 attention is the SDPA forward itself."""
+    q, k, v = _qkv(torch.bfloat16)
+    with torch.no_grad():
+        ours, sdpa = attend(q, k, v), F.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(ours, sdpa)
+    assert not torch.equal(attend(q, k, v).detach(), sdpa)  # with a gradient it is the matmul path
+
+
 def test_bf16_attention_with_dropout_keeps_sdpa() -> None:
     """With attention dropout the bf16 path is SDPA's (dropout zeroes about the asked fraction)."""
     q, k, v = _qkv(torch.bfloat16, nq=64, nk=64)

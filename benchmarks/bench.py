@@ -269,7 +269,8 @@ def main() -> None:
         )
     repeats = 1 if args.quick else 7
     ceilings_all = {
-        p: matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats) for p in precisions
+        p: matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats, args.clock)
+        for p in precisions
     }
     ceilings = {p: max(v.values()) for p, v in ceilings_all.items()}
     print("matmul ceilings GFLOP/s:", json.dumps({p: round(v, 1) for p, v in ceilings.items()}), flush=True)
@@ -286,7 +287,7 @@ def main() -> None:
     # the ceiling again after the models: a slow phase of a shared machine during the first
     # measurement would otherwise inflate every MFU; the best of the two is the ceiling
     again = {
-        p: max(matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats).values())
+        p: max(matmul_ceiling(torch.float32 if p == "fp32" else torch.bfloat16, repeats, args.clock).values())
         for p in precisions
     }
     if any(again[p] > ceilings[p] for p in precisions):

@@ -58,8 +58,9 @@ def round_ratios(numerator: list[float], denominator: list[float]) -> tuple[floa
     return statistics.median(values), values[0], values[-1]
 
 
-def matmul_ceiling(dtype: torch.dtype, repeats: int) -> dict[str, float]:
-    """Best median GFLOP/s of a few large GEMMs (both operand layouts nn.Linear uses), in `dtype`."""
+def matmul_ceiling(dtype: torch.dtype, repeats: int, clock: str = "wall") -> dict[str, float]:
+    """Best median GFLOP/s of a few large GEMMs (both operand layouts nn.Linear uses), in `dtype`,
+    timed with the same `clock` as the models (so MFU is CPU time over CPU time with `--clock cpu`)."""
     best: dict[str, float] = {}
     for m, k, n in ((4096, 1024, 1024), (2048, 2048, 2048)):
         a = torch.randn(m, k, dtype=dtype)
@@ -69,7 +70,7 @@ def matmul_ceiling(dtype: torch.dtype, repeats: int) -> dict[str, float]:
             "nn": lambda a=a, b=b: a @ b,  # type: ignore[misc]
             "nt": lambda a=a, bt=bt: a @ bt.t(),  # type: ignore[misc]
         }
-        medians = interleaved_medians(layouts, warmup=1, repeats=repeats)
+        medians = interleaved_medians(layouts, warmup=1, repeats=repeats, clock=clock)
         for layout, seconds in medians.items():
             key = f"{m}x{k}x{n} {layout}"
             best[key] = 2.0 * m * k * n / seconds / 1e9

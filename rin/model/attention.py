@@ -1,7 +1,8 @@
 """Attention and feed-forward layers shared by read, compute and write.
 
-Both use `torch.nn.functional.scaled_dot_product_attention`. Projections have biases, as
-Keras `MultiHeadAttention` does in the official code (pix2seq `architectures/transformers.py`).
+Attention uses `torch.nn.functional.scaled_dot_product_attention`, except for bf16 on CPU in
+eager mode (`attend`). Projections have biases, as Keras `MultiHeadAttention` does in the
+official code (pix2seq `architectures/transformers.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ def keras_glorot_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
     bound = math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():
         weight.uniform_(-bound, bound)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v for q (B, h, Nq, d), k and v (B, h, Nk, d) -> (B, h, Nq, d).
+
+    bf16 on CPU that needs a gradient (eager, no attention dropout) runs as two batched GEMMs
+    around a softmax: the CPU flash kernel's bf16 backward measured about 5x slower than the
+    backward of this (forward and backward of one `cifar10` attention layer, benchmarks/README.md),
+    and its forward/backward were a quarter of a bf16 training step. The softmax of bf16 logits
+    computes in fp32 inside the CPU kernel and rounds its output once. Without a gradient
+    (self-conditioning pass 1, sampling) the flash forward is the faster one and stays; so does
+    everything else (fp32, GPUs, compiled graphs).
+    """
+    needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    fast_bf16 = q.dtype == torch.bfloat16 and q.device.type == "cpu" and dropout == 0.0 and needs_grad
+    if not fast_bf16 or torch.compiler.is_compiling():
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    logits = torch.matmul(q, k.transpose(-1, -2) * q.shape[-1] ** -0.5)  # (B, h, Nq, Nk)
+    return torch.matmul(torch.softmax(logits, dim=-1), v)
 
 
 class Attention(nn.Module):
@@ -69,7 +89,7 @@ class Attention(nn.Module):
         k = rearrange(self.to_k(context), "b n (h d) -> b h n d", h=self.heads)
         v = rearrange(self.to_v(context), "b n (h d) -> b h n d", h=self.heads)
         dropout = self.attn_dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, h, Nq, d)
+        out = attend(q, k, v, dropout)  # (B, h, Nq, d)
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
 

@@ -35,9 +35,14 @@ def keep_mask(shape: torch.Size | tuple[int, ...], rate: float) -> torch.Tensor:
     """Bool mask of `shape` (CPU), True with probability 1 - quantised_rate(rate), i.i.d."""
     numel = math.prod(shape)
     draws = torch.empty((numel + 2) // 3, dtype=torch.int64, device="cpu").random_()  # 63 random bits
-    uniform16 = draws.view(torch.int16).view(-1, 4)[:, _LANES]  # (ceil(n/3), 3) in [-2^15, 2^15)
+    lanes = draws.view(torch.int16).view(-1, 4)  # (ceil(n/3), 4) in [-2^15, 2^15), lane 3 unused
     threshold = round(rate * _LEVELS) - _LEVELS // 2  # drop where uniform16 < threshold
-    return (uniform16 >= threshold).view(-1)[:numel].view(shape)
+    keep = torch.empty(len(draws), 3, dtype=torch.bool)
+    # one compare per lane (long strided rows) instead of one over the (n/3, 3) view, whose rows
+    # of 3 elements ran at about half the speed; the mask is the same
+    for index, lane in enumerate(range(_LANES.start, _LANES.stop)):
+        torch.ge(lanes[:, lane], threshold, out=keep[:, index])
+    return keep.view(-1)[:numel].view(shape)
 
 
 class Dropout(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 import torch
@@ -90,3 +91,16 @@ def test_rejects_rates_outside_the_unit_interval() -> None:
     """A negative or >1 rate is a one-line ValueError."""
     with pytest.raises(ValueError, match="dropout rate"):
         Dropout(1.5)
+
+
+def test_mask_is_the_one_compare_mask_of_the_same_draws() -> None:
+    """The per-lane compares give the mask of comparing the (n/3, 3) lane view at once."""
+    torch.manual_seed(3)
+    mask = keep_mask((5, 7, 11), 0.1)
+    torch.manual_seed(3)
+    draws = torch.empty((385 + 2) // 3, dtype=torch.int64).random_()
+    start = 0 if sys.byteorder == "little" else 1
+    lanes = draws.view(torch.int16).view(-1, 4)[:, start : start + 3]
+    expected = (lanes >= round(0.1 * 65536) - 32768).reshape(-1)[:385].view(5, 7, 11)
+    assert torch.equal(mask, expected)
+    assert 0 < int((~mask).sum()) < 385  # some dropped, not all

@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rin.data import load_mnist, save_grid
     from rin.evaluation import evaluate_digit_samples, load_or_train_digit_classifier
+    from rin.evaluation.variety import relative_variety
     from rin.sampling import generate
     from rin.training import train
 
@@ -55,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
     ).cpu()  # fmt: skip
     sampled = time.perf_counter()
     figures = evaluate_digit_samples(samples, labels, classifier, heldout.images, heldout.labels)
+    figures["variety"] = relative_variety(samples, labels, heldout.images, heldout.labels)
     grid = save_grid(samples[:100], out / "demo_samples.png", nrow=k)
     report = {
         **figures,
         "steps": result.step,
-        "sampler": f"{config.sampling.sampler} {config.sampling.steps} steps",
+        "sampler": f"{config.sampling.sampler} {config.sampling.steps} steps, {config.sampling.grid} grid, "
+        f"td {config.sampling.time_difference:g}, guidance {config.sampling.guidance:g}",
         "train_seconds": round(trained - started, 1),
         "sample_seconds": round(sampled - trained, 1),
         "grid": str(grid),
@@ -71,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  digit-classifier accuracy on samples       {100 * figures['sample_accuracy']:.1f}%")
     print(f"  same classifier on held-out real digits    {100 * figures['heldout_accuracy']:.1f}%")
     print(f"  classifier-feature Frechet distance        {figures['frechet_distance']:.3f} (proxy, not FID)")
+    print(f"  within-class variety (real digits = 1)     {figures['variety']:.3f}")
     print(f"  sample grid (one class per column)         {grid}")
     return 0

@@ -11,7 +11,7 @@ from rin.evaluation.digits import CACHE_FILE_NAME, DigitClassifier, _save_weight
 
 
 def test_demo_runs_end_to_end_and_reports_figures(tmp_path, capsys, monkeypatch):
-    """`rin demo` on the tiny preset trains, samples and prints the three quality figures."""
+    """`rin demo` on the tiny preset trains, samples and prints the four quality figures."""
     # an untrained classifier in the cache: this test checks the wiring, not the figures
     cache = tmp_path / "cache"
     _save_weights(DigitClassifier(), cache / CACHE_FILE_NAME)
@@ -21,8 +21,10 @@ def test_demo_runs_end_to_end_and_reports_figures(tmp_path, capsys, monkeypatch)
     assert code == 0
     out = capsys.readouterr().out
     assert "accuracy on samples" in out and "held-out real digits" in out and "Frechet" in out
+    assert "within-class variety" in out
     report = json.loads((tmp_path / "run" / "demo_results.json").read_text())
     assert report["num_samples"] == 20 and 0.0 <= report["sample_accuracy"] <= 1.0
+    assert report["variety"] > 0 and "uniform grid" in report["sampler"]
 
 
 @pytest.mark.slow

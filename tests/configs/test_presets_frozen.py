@@ -14,7 +14,13 @@ FROZEN = json.loads((Path(__file__).parent / "fixtures" / "presets_7274077.json"
 # fields added since, with the value every preset has (the base's default)
 ADDED = {"sampling": {"grid": "uniform", "carry": "every"}, "train": {"tensorboard": False}}
 # deliberate, measured changes to a preset since the freeze (each explained in the preset's docstring)
-CHANGED: dict[str, dict[str, dict[str, object]]] = {}
+CHANGED: dict[str, dict[str, dict[str, object]]] = {
+    # 5x fewer calls for the same quality (README "Samplers"): DDPM on the Karras grid, 20 calls
+    "mnist": {
+        "sampling": {"steps": 20, "grid": "karras", "time_difference": 0.0},
+        "train": {"sample_steps": 20},
+    },
+}
 
 
 def expected(name: str) -> dict[str, object]:

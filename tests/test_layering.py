@@ -76,8 +76,8 @@ def rin_imports(package: str) -> dict[str, set[str]]:
             elif isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             names |= {m.split(".")[1] for m in modules if m.startswith("rin.") and m.count(".") >= 1}
-        # rin.progress (a tqdm wrapper) sits below every layer, as rin.errors does
-        found[str(path.relative_to(RIN))] = names - {package, "progress"}
+        # rin.progress (a tqdm wrapper) and rin.hashing sit below every layer, as rin.errors does
+        found[str(path.relative_to(RIN))] = names - {package, "progress", "hashing"}
     return found
 
 

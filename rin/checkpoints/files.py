@@ -26,17 +26,13 @@ from torch import nn
 from rin.configs.experiment import ConfigError, ExperimentConfig
 from rin.configs.overrides import config_from_json
 from rin.errors import CheckpointError
+from rin.hashing import file_sha256
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "ema.safetensors", "state.pt", "config.json")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256 = file_sha256  # the manifest's checksum of each file
 
 
 def is_complete(checkpoint: Path, verify_hashes: bool = False) -> bool:

@@ -10,7 +10,6 @@ A rin statistics file (from `rin evaluate stats`) is loaded as it is.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -19,14 +18,7 @@ import numpy as np
 from rin.errors import EvaluationError
 from rin.evaluation.extractors import Extractor
 from rin.evaluation.reference import ReferenceStats, compute_reference, load_reference, save_reference
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from rin.hashing import file_sha256
 
 
 def _keys(path: Path) -> list[str]:
@@ -62,7 +54,7 @@ def reference_for(ref: str | Path, extractor: Extractor, batch_size: int = 500) 
         return load_reference(path, extractor.name, expected_weights=extractor.weights_id)
     if extractor.video:
         raise EvaluationError(f"{path} holds images; --extractor {extractor.name} scores clips")
-    file_hash = _file_sha256(path)
+    file_hash = file_sha256(path)
     cached = cache_path(path, extractor)
     if cached.is_file():
         stats = load_reference(cached, extractor.name, expected_weights=extractor.weights_id)

@@ -14,7 +14,6 @@ code (openai/improved-gan) and torch-fidelity's default `logits_unbiased` comput
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from torch import nn
 
 from rin.errors import EvaluationError
 from rin.evaluation.digits import default_cache_dir
+from rin.hashing import file_sha256
 from rin.progress import progress_bar
 
 __all__ = [
@@ -236,12 +236,7 @@ class FIDInceptionV3(nn.Module):
         return features, logits
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_sha256 = file_sha256  # the weights' checksum (also used by the I3D loader)
 
 
 def _first_line(error: BaseException) -> str:

@@ -14,7 +14,15 @@ import math
 import torch
 
 from rin.sampling.grid import Grid
-from rin.sampling.levels import DenoiseFn, Level, call, call_off_grid, first_order_step, level_from_log_snr
+from rin.sampling.levels import (
+    DenoiseFn,
+    Level,
+    call,
+    call_off_grid,
+    first_order_step,
+    grid_steps,
+    level_from_log_snr,
+)
 from rin.sampling.noise import Noise
 
 
@@ -22,16 +30,15 @@ def dpmpp_2m(denoise: DenoiseFn, x_T: torch.Tensor, grid: Grid, generator: Noise
     """DPM-Solver++(2M): second order from the last two x0_hat, first order on the first step."""
     x = x_T
     previous: tuple[Level, torch.Tensor] | None = None
-    for i in range(len(grid)):
-        now, to = Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i]))
-        x0 = call(denoise, x, grid.gamma_now[i])
-        if i == len(grid) - 1:
+    for now, to, last in grid_steps(grid):
+        x0 = call(denoise, x, now)
+        if last:
             return x0
         d = x0
         if previous is not None and math.isfinite(to.lam):
             # D = (1 + 1/(2r)) x0_now - 1/(2r) x0_prev with r = h_prev / h
-            last, x0_prev = previous
-            r = (now.lam - last.lam) / (to.lam - now.lam)
+            before, x0_prev = previous
+            r = (now.lam - before.lam) / (to.lam - now.lam)
             d = (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
         x = first_order_step(x, d, now, to)
         previous = (now, x0)
@@ -41,10 +48,9 @@ def dpmpp_2m(denoise: DenoiseFn, x_T: torch.Tensor, grid: Grid, generator: Noise
 def dpmpp_2s(denoise: DenoiseFn, x_T: torch.Tensor, grid: Grid, generator: Noise = None) -> torch.Tensor:
     """DPM-Solver++(2S) with the midpoint in lambda (r = 1/2)."""
     x = x_T
-    for i in range(len(grid)):
-        now, to = Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i]))
-        x0 = call(denoise, x, grid.gamma_now[i])
-        if i == len(grid) - 1:
+    for now, to, last in grid_steps(grid):
+        x0 = call(denoise, x, now)
+        if last:
             return x0
         if not math.isfinite(to.lam):
             x = first_order_step(x, x0, now, to)

@@ -13,7 +13,7 @@ import torch
 
 from rin.diffusion.parameterization import eps_from_x0
 from rin.sampling.grid import Grid
-from rin.sampling.levels import DenoiseFn, Level, batch_gamma, call
+from rin.sampling.levels import DenoiseFn, batch_gamma, call, grid_steps
 from rin.sampling.noise import Noise, randn
 
 
@@ -79,10 +79,9 @@ def euler_ancestral(
     sigma_down, then fresh noise of std sigma_up, with sigma_down^2 + sigma_up^2 = sigma_next^2.
     With eta = 1 this is DDPM with the posterior ("small") variance; eta = 0 is DDIM."""
     x = x_T
-    for i in range(len(grid)):
-        now, to = Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i]))
-        x0 = call(denoise, x, grid.gamma_now[i])
-        if i == len(grid) - 1:
+    for now, to, last in grid_steps(grid):
+        x0 = call(denoise, x, now)
+        if last:
             return x0
         s, s_next = now.sigma_edm, to.sigma_edm
         s_up = min(s_next, eta * math.sqrt(max(s_next**2 * (s**2 - s_next**2), 0.0)) / s)

@@ -12,7 +12,15 @@ import math
 import torch
 
 from rin.sampling.grid import Grid
-from rin.sampling.levels import DenoiseFn, Level, call, call_off_grid, first_order_step, level_from_sigma_edm
+from rin.sampling.levels import (
+    DenoiseFn,
+    Level,
+    call,
+    call_off_grid,
+    first_order_step,
+    grid_steps,
+    level_from_sigma_edm,
+)
 from rin.sampling.noise import Noise, randn
 
 
@@ -33,12 +41,11 @@ def heun(
 ) -> torch.Tensor:
     """Heun's method on the probability-flow ODE; `churn` > 0 adds EDM's stochastic churn."""
     x = x_T
-    for i in range(len(grid)):
-        now, to = Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i]))
+    for now, to, last in grid_steps(grid):
         if churn > 0:
             x, now = _churn(x, now, churn, len(grid), generator)
-        x0 = call(denoise, x, now if churn > 0 else grid.gamma_now[i])
-        if i == len(grid) - 1:
+        x0 = call(denoise, x, now)
+        if last:
             return x0
         x_euler = first_order_step(x, x0, now, to)
         if to.sigma == 0.0:  # the end of the schedule: Euler lands on x0_hat exactly

@@ -9,10 +9,12 @@ and apply them to float32 images, so the extreme levels near t = 1 (gamma ~ 1e-9
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+
+from rin.sampling.grid import Grid
 
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -38,6 +40,12 @@ class Level:
     @property
     def lam(self) -> float:
         return math.log(self.alpha) - math.log(self.sigma) if self.sigma > 0 else math.inf
+
+
+def grid_steps(grid: Grid) -> Iterator[tuple[Level, Level, bool]]:
+    """Per step: the level of its call, the level its update moves x to, whether it is the last."""
+    for i in range(len(grid)):
+        yield Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i])), i == len(grid) - 1
 
 
 def level_from_log_snr(lam: float) -> Level:

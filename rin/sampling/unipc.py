@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from rin.sampling.grid import Grid
-from rin.sampling.levels import DenoiseFn, Level, call, first_order_step
+from rin.sampling.levels import DenoiseFn, Level, call, first_order_step, grid_steps
 from rin.sampling.noise import Noise
 
 
@@ -64,13 +64,12 @@ def unipc(denoise: DenoiseFn, x_T: torch.Tensor, grid: Grid, generator: Noise = 
     x = x_T
     pending: _Step | None = None
     previous: tuple[Level, torch.Tensor] | None = None
-    for i in range(len(grid)):
-        x0 = call(denoise, x, grid.gamma_now[i])
+    for now, to, last in grid_steps(grid):
+        x0 = call(denoise, x, now)
         if pending is not None:
             x = _update(pending, x0)  # UniC, reusing this call
-        if i == len(grid) - 1:
+        if last:
             return x0
-        now, to = Level(float(grid.gamma_now[i])), Level(float(grid.gamma_next[i]))
         if not math.isfinite(to.lam):
             x, pending = first_order_step(x, x0, now, to), None
         else:

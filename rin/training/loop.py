@@ -193,7 +193,7 @@ def _run_steps(
         run.tick, run.tick_step = time.perf_counter(), run.start
         for step in range(run.start, run.end):
             report = train_step(run, step)
-            # drawn by the update
+            # refresh=False: the update below draws the bar once
             bar.set_postfix(loss=f"{report.loss:.4f}", lr=f"{report.lr:.2e}", refresh=False)
             bar.update(1)
             if on_step is not None:

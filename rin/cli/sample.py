@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,6 +20,11 @@ from rin.configs import ExperimentConfig
 from rin.configs.experiment import SamplingConfig
 from rin.errors import RinError
 from rin.progress import progress_bar
+
+if TYPE_CHECKING:  # imported lazily at run time, as the other heavy modules here
+    import numpy as np
+
+    from rin.runtime.distributed import World
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -60,48 +66,81 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rin.data import save_grid
-    from rin.model.precision import bf16_slowdown_warning
-    from rin.runtime.distributed import barrier, init_world, shutdown
-    from rin.runtime.run_dir import check_writable_dir
-    from rin.sampling import generate
-    from rin.sampling.sample_set import draw_sample_set, save_sample_set
+    from rin.runtime.distributed import init_world, shutdown
 
     if args.num < 1:
         raise RinError(f"--num must be >= 1, got {args.num}")
     source = find_sampling_source(args)  # a checkpoint or a pretrained folder (--model)
-    for option, path in (("--out", args.out), ("--npz", args.npz)):  # before loading or sampling
-        if path:
-            check_writable_dir(Path(path).absolute().parent, f"the directory of {option}")
-    if not args.out:  # the grid goes into the checkpoint directory (the folder of --model)
-        what = "model folder" if args.model else "checkpoint directory"
-        check_writable_dir(source, f"{what} (the default place of --out)")
+    _check_outputs(args, source)  # before loading or sampling
     checkpoint, model, config = load_sampling_model(args, source)
-    sampling = sampling_from_args(config.sampling, args)
-    if args.guidance is not None:
-        if args.guidance < 0:
-            raise RinError(f"--guidance must be >= 0, got {args.guidance}")
-        if args.guidance > 0 and config.model.num_classes == 0:
-            raise RinError("--guidance needs a class-conditional model; this one is unconditional")
-        sampling = dataclasses.replace(sampling, guidance=args.guidance)
+    sampling = _sampling_settings(args, config)
     if config.model.is_video:
         return _sample_video(args, model, config, checkpoint, sampling)
     world, device = init_world(resolve_device(args.device))  # torchrun: one process per device
     if world.distributed and not args.npz:
         raise RinError("distributed sampling (torchrun) writes shards: give --npz FILE")
+    labels = _class_labels(args, config.model.num_classes)
+    images = _draw_images(args, model, config, sampling, labels, checkpoint, world, device)
+    if images is not None:  # None on the ranks other than 0, whose shards rank 0 merged
+        _write_images(args, images, labels, config, sampling, checkpoint)
+    shutdown(world)
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace, source: Path) -> None:
+    """Refuse unwritable output directories before any model is loaded."""
+    from rin.runtime.run_dir import check_writable_dir
+
+    for option, path in (("--out", args.out), ("--npz", args.npz)):
+        if path:
+            check_writable_dir(Path(path).absolute().parent, f"the directory of {option}")
+    if not args.out:  # the grid goes into the checkpoint directory (the folder of --model)
+        what = "model folder" if args.model else "checkpoint directory"
+        check_writable_dir(source, f"{what} (the default place of --out)")
+
+
+def _sampling_settings(args: argparse.Namespace, config: ExperimentConfig) -> SamplingConfig:
+    """The config's sampling settings with the command line's sampler options and --guidance."""
+    sampling = sampling_from_args(config.sampling, args)
+    if args.guidance is None:
+        return sampling
+    if args.guidance < 0:
+        raise RinError(f"--guidance must be >= 0, got {args.guidance}")
+    if args.guidance > 0 and config.model.num_classes == 0:
+        raise RinError("--guidance needs a class-conditional model; this one is unconditional")
+    return dataclasses.replace(sampling, guidance=args.guidance)
+
+
+def _class_labels(args: argparse.Namespace, k: int) -> torch.Tensor | None:
+    """--num labels cycled from --labels (default 0..k-1); None for an unconditional model."""
+    if k == 0:
+        if args.labels:
+            raise RinError("--labels given, but this model is unconditional")
+        return None
+    pool = torch.tensor(args.labels) if args.labels else torch.arange(k)
+    if pool.min() < 0 or pool.max() >= k:
+        raise RinError(f"--labels must lie in [0, {k - 1}] for this model")
+    return pool.repeat((args.num + len(pool) - 1) // len(pool))[: args.num]
+
+
+def _draw_images(
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    config: ExperimentConfig,
+    sampling: SamplingConfig,
+    labels: torch.Tensor | None,
+    checkpoint: Path,
+    world: World,
+    device: torch.device,
+) -> np.ndarray | None:
+    """The --num images, uint8 NHWC, drawn in resumable shards; None on ranks other than 0."""
+    from rin.model.precision import bf16_slowdown_warning
+    from rin.runtime.distributed import barrier
+    from rin.sampling import generate
+    from rin.sampling.sample_set import draw_sample_set
+
     model.to(device)
     net: torch.nn.Module = torch.compile(model, dynamic=False) if args.compile else model  # type: ignore[assignment]
-
-    k = config.model.num_classes
-    labels = None
-    if k > 0:
-        pool = torch.tensor(args.labels) if args.labels else torch.arange(k)
-        if pool.min() < 0 or pool.max() >= k:
-            raise RinError(f"--labels must lie in [0, {k - 1}] for this model")
-        labels = pool.repeat((args.num + len(pool) - 1) // len(pool))[: args.num]
-    elif args.labels:
-        raise RinError("--labels given, but this model is unconditional")
-
     shape = (config.model.channels, config.model.image_size, config.model.image_size)
     dtype = torch.bfloat16 if args.bf16 else None
     slow_bf16 = bf16_slowdown_warning(device) if args.bf16 else None
@@ -118,21 +157,43 @@ def run(args: argparse.Namespace) -> int:
         "labels": labels.tolist() if labels is not None else None,
         "bf16": args.bf16,
     }
-    npz = Path(args.npz) if args.npz else None
-    shard_dir = npz.with_name(npz.name + ".shards") if npz is not None else None
+    shard_dir = _shard_dir(args)
     if world.distributed:  # each rank draws every world_size-th shard, then rank 0 merges them
         draw_sample_set(draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size,
                         device, settings=settings, rank=world.rank, world_size=world.size)  # fmt: skip
         barrier(world)
         if not world.is_main:
-            shutdown(world)
-            return 0
+            return None
     with progress_bar(total=args.num, desc="sampling", unit="img", disable=args.no_progress) as bar:
         images = draw_sample_set(
             draw, args.num, args.seed, labels, shard_dir, args.shard_size, args.batch_size, device,
             on_batch=bar.update, settings=settings,
         )  # fmt: skip
     assert images is not None  # world_size 1 returns the whole set
+    return images
+
+
+def _shard_dir(args: argparse.Namespace) -> Path | None:
+    """FILE.shards/ beside --npz FILE: where the resumable shards go (none without --npz)."""
+    if not args.npz:
+        return None
+    npz = Path(args.npz)
+    return npz.with_name(npz.name + ".shards")
+
+
+def _write_images(
+    args: argparse.Namespace,
+    images: np.ndarray,
+    labels: torch.Tensor | None,
+    config: ExperimentConfig,
+    sampling: SamplingConfig,
+    checkpoint: Path,
+) -> None:
+    """Write the PNG grid of the first --grid-max images and, with --npz, the whole set."""
+    from rin.data import save_grid
+    from rin.sampling.sample_set import save_sample_set
+
+    k = config.model.num_classes
     out = Path(args.out) if args.out else checkpoint / "samples.png"
     shown = min(args.num, args.grid_max)
     nrow = len(args.labels) if args.labels else (k if k > 0 and shown % k == 0 else None)
@@ -140,11 +201,10 @@ def run(args: argparse.Namespace) -> int:
     save_grid(grid, out, nrow=nrow)
     how = f"{sampling.sampler}, {sampling.steps} steps, guidance {sampling.guidance}, seed {args.seed}"
     print(f"wrote {shown} of {args.num} samples ({how}) to {out}")
-    if npz is not None:
+    if args.npz:
+        npz = Path(args.npz)
         save_sample_set(npz, images, labels)
-        print(f"wrote {npz} (arr_0: {images.shape} uint8 NHWC); shards in {shard_dir}")
-    shutdown(world)
-    return 0
+        print(f"wrote {npz} (arr_0: {images.shape} uint8 NHWC); shards in {_shard_dir(args)}")
 
 
 def _sample_video(

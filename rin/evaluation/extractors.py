@@ -66,54 +66,66 @@ def get_extractor(
     and its distance is not printed as FID (nor an Inception Score).
     """
     if kind == "inception":
-        from rin.evaluation.inception import (
-            EXTRACTOR_NAME,
-            WEIGHTS_SHA256,
-            extract_features,
-            load_fid_inception,
-        )
-
-        inception = load_fid_inception(
-            inception_weights, device=device, progress=progress, allow_other=allow_other_inception_weights
-        )
-
-        def inception_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            return extract_features(inception, images, device=device)
-
-        digest = inception.weights_sha256 or ""
-        if digest == WEIGHTS_SHA256:
-            return Extractor(EXTRACTOR_NAME, digest, True, inception_features)
-        return Extractor(f"{EXTRACTOR_NAME}+other-weights", digest, False, inception_features,
-                         proxy_label=OTHER_INCEPTION_LABEL)  # fmt: skip
+        return _inception_extractor(inception_weights, device, progress, allow_other_inception_weights)
     if kind == "cifar10-proxy":
-        from rin.evaluation import cifar_proxy  # trains on first use when not cached
-
-        if proxy_data is None:
-            proxy_data = ""
-        model = cifar_proxy.load_or_train_cifar_proxy(proxy_data, progress=progress)
-
-        def proxy_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            return cifar_proxy.cifar_proxy_features(model, torch.from_numpy(np.ascontiguousarray(images)))
-
-        return Extractor(cifar_proxy.EXTRACTOR_NAME, weights_fingerprint(model), False, proxy_features)
+        return _cifar_proxy_extractor(proxy_data or "", progress)
     if kind == "digits":
-        from rin.evaluation.digits import classifier_features, load_or_train_digit_classifier
-
-        classifier = load_or_train_digit_classifier()
-
-        def digit_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            tensor = torch.from_numpy(np.ascontiguousarray(images))
-            return classifier_features(classifier, tensor).double().numpy(), None
-
-        return Extractor("digits-classifier-v1", weights_fingerprint(classifier), False, digit_features)
+        return _digits_extractor()
     if kind == "i3d":
-        from rin.evaluation.i3d import EXTRACTOR_NAME as I3D_NAME
-        from rin.evaluation.i3d import extract_video_features, load_i3d
-
-        i3d = load_i3d(i3d_weights, device=device)
-
-        def video_features(videos: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-            return extract_video_features(i3d, videos, device=device)[1], None  # FVD uses the logits
-
-        return Extractor(I3D_NAME, i3d.weights_sha256 or "", True, video_features, video=True, metric="FVD")
+        return _i3d_extractor(i3d_weights, device)
     raise EvaluationError(f"unknown extractor {kind!r}: use one of {', '.join(EXTRACTORS)}")
+
+
+def _inception_extractor(
+    weights: str | None, device: torch.device | str, progress: bool, allow_other: bool
+) -> Extractor:
+    """The FID Inception; any other weights get another name, so they never pass for FID."""
+    from rin.evaluation.inception import EXTRACTOR_NAME, WEIGHTS_SHA256, extract_features, load_fid_inception
+
+    inception = load_fid_inception(weights, device=device, progress=progress, allow_other=allow_other)
+
+    def inception_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return extract_features(inception, images, device=device)
+
+    digest = inception.weights_sha256 or ""
+    if digest == WEIGHTS_SHA256:
+        return Extractor(EXTRACTOR_NAME, digest, True, inception_features)
+    return Extractor(f"{EXTRACTOR_NAME}+other-weights", digest, False, inception_features,
+                     proxy_label=OTHER_INCEPTION_LABEL)  # fmt: skip
+
+
+def _cifar_proxy_extractor(proxy_data: str, progress: bool) -> Extractor:
+    """The project's CIFAR-10 classifier; trained on first use when not cached."""
+    from rin.evaluation import cifar_proxy
+
+    model = cifar_proxy.load_or_train_cifar_proxy(proxy_data, progress=progress)
+
+    def proxy_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return cifar_proxy.cifar_proxy_features(model, torch.from_numpy(np.ascontiguousarray(images)))
+
+    return Extractor(cifar_proxy.EXTRACTOR_NAME, weights_fingerprint(model), False, proxy_features)
+
+
+def _digits_extractor() -> Extractor:
+    """The project's MNIST classifier (features only, no logits)."""
+    from rin.evaluation.digits import classifier_features, load_or_train_digit_classifier
+
+    classifier = load_or_train_digit_classifier()
+
+    def digit_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        tensor = torch.from_numpy(np.ascontiguousarray(images))
+        return classifier_features(classifier, tensor).double().numpy(), None
+
+    return Extractor("digits-classifier-v1", weights_fingerprint(classifier), False, digit_features)
+
+
+def _i3d_extractor(weights: str | None, device: torch.device | str) -> Extractor:
+    """The Kinetics-400 I3D for FVD, which is computed on its logits."""
+    from rin.evaluation.i3d import EXTRACTOR_NAME, extract_video_features, load_i3d
+
+    i3d = load_i3d(weights, device=device)
+
+    def video_features(videos: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return extract_video_features(i3d, videos, device=device)[1], None  # FVD uses the logits
+
+    return Extractor(EXTRACTOR_NAME, i3d.weights_sha256 or "", True, video_features, video=True, metric="FVD")

@@ -31,6 +31,7 @@ from rin.errors import CheckpointError
 from rin.model import RIN
 from rin.training.ema import EMA
 from rin.training.optim import build_optimizer
+from rin.training.rng import seed_rng
 from rin.training.sharded import load_full_into_sharded, load_sharded_checkpoint
 
 
@@ -92,7 +93,7 @@ def _resume_from(
     if is_sharded(checkpoint):
         load_sharded_checkpoint(checkpoint, model, ema.model, optimizer)
     elif sharded:  # a full checkpoint into sharded modules: load it unsharded, then scatter
-        torch.manual_seed(config.train.seed)
+        seed_rng(config.train.seed, torch.device("cpu"))  # built on the CPU, as train() builds it
         plain = RIN(config.model)
         plain_ema = EMA(plain, config.train.ema_decay)
         plain_optimizer = build_optimizer(plain, config.train)

@@ -20,8 +20,23 @@ Step = Callable[[], object]
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
+def device_clock(clock: str, device: str = "cpu") -> Callable[[], float]:
+    """The clock to time steps with on `device`: on CUDA, wall seconds after a device
+    synchronisation, so a step's queued kernels are charged to it (CPU time cannot see them)."""
+    if device == "cpu":
+        return CLOCKS[clock]
+    if clock != "wall":
+        raise ValueError(f"--clock {clock} measures host CPU seconds only; use --clock wall on {device}")
+
+    def synced() -> float:
+        torch.cuda.synchronize()
+        return time.perf_counter()
+
+    return synced
+
+
 def interleaved_times(
-    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall"
+    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall", device: str = "cpu"
 ) -> dict[str, list[float]]:
     """Seconds of each step in each round, timing them round-robin (A B C A B C ...) after warm-up.
 
@@ -29,9 +44,10 @@ def interleaved_times(
     penalising whichever happened to run during them, and makes round i of A and round i of B
     a fair pair for a ratio. `clock="cpu"` times process CPU seconds instead of wall seconds:
     with one thread it measures the work itself, whatever else runs on the machine (use it for
-    A/B decisions on a busy machine, never for the reported images/s).
+    A/B decisions on a busy machine, never for the reported images/s). On CUDA every reading
+    synchronises the device first (`device_clock`).
     """
-    now = CLOCKS[clock]
+    now = device_clock(clock, device)
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -45,10 +61,10 @@ def interleaved_times(
 
 
 def interleaved_medians(
-    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall"
+    steps: dict[str, Step], warmup: int, repeats: int, clock: str = "wall", device: str = "cpu"
 ) -> dict[str, float]:
     """Median seconds of each step over interleaved rounds (see `interleaved_times`)."""
-    times = interleaved_times(steps, warmup, repeats, clock)
+    times = interleaved_times(steps, warmup, repeats, clock, device)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -58,22 +74,32 @@ def round_ratios(numerator: list[float], denominator: list[float]) -> tuple[floa
     return statistics.median(values), values[0], values[-1]
 
 
-def matmul_ceiling(dtype: torch.dtype, repeats: int, clock: str = "wall") -> dict[str, float]:
+CPU_CEILING_SHAPES = ((4096, 1024, 1024), (2048, 2048, 2048))
+# a GPU needs larger GEMMs to reach its peak; each of these is ~1 ms on an H100-class chip
+CUDA_CEILING_SHAPES = ((8192, 8192, 8192), (16384, 4096, 4096), (4096, 16384, 4096))
+
+
+def matmul_ceiling(
+    dtype: torch.dtype, repeats: int, clock: str = "wall", device: str = "cpu"
+) -> dict[str, float]:
     """Best median GFLOP/s of a few large GEMMs (both operand layouts nn.Linear uses), in `dtype`,
-    timed with the same `clock` as the models (so MFU is CPU time over CPU time with `--clock cpu`)."""
+    timed with the same `clock` as the models (so MFU is CPU time over CPU time with `--clock cpu`).
+    On CUDA: larger shapes, each timed as 10 back-to-back GEMMs between synchronisations."""
     best: dict[str, float] = {}
-    for m, k, n in ((4096, 1024, 1024), (2048, 2048, 2048)):
-        a = torch.randn(m, k, dtype=dtype)
-        b = torch.randn(k, n, dtype=dtype)
-        bt = torch.randn(n, k, dtype=dtype)
+    cuda = device != "cpu"
+    calls = 10 if cuda else 1
+    for m, k, n in CUDA_CEILING_SHAPES if cuda else CPU_CEILING_SHAPES:
+        a = torch.randn(m, k, dtype=dtype, device=device)
+        b = torch.randn(k, n, dtype=dtype, device=device)
+        bt = torch.randn(n, k, dtype=dtype, device=device)
         layouts: dict[str, Step] = {
-            "nn": lambda a=a, b=b: a @ b,  # type: ignore[misc]
-            "nt": lambda a=a, bt=bt: a @ bt.t(),  # type: ignore[misc]
+            "nn": lambda a=a, b=b: [a @ b for _ in range(calls)],  # type: ignore[misc]
+            "nt": lambda a=a, bt=bt: [a @ bt.t() for _ in range(calls)],  # type: ignore[misc]
         }
-        medians = interleaved_medians(layouts, warmup=1, repeats=repeats, clock=clock)
+        medians = interleaved_medians(layouts, warmup=1, repeats=repeats, clock=clock, device=device)
         for layout, seconds in medians.items():
             key = f"{m}x{k}x{n} {layout}"
-            best[key] = 2.0 * m * k * n / seconds / 1e9
+            best[key] = 2.0 * m * k * n * calls / seconds / 1e9
     return best
 
 

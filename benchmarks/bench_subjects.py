@@ -99,6 +99,9 @@ class Subject:
     sample_batch: int
     notes: list[str] = field(default_factory=list)
     key: str = ""  # the `build_subject` name that rebuilds this subject (memory probes)
+    # swaps the network the steps call for `torch.compile(network, backend=...)` (FLOPs are counted
+    # on the eager network first; `None` where the subject cannot be compiled)
+    compile: Callable[[str], None] | None = None
 
     @property
     def params(self) -> int:
@@ -117,21 +120,34 @@ class Subject:
             self.train_batch = saved
 
 
-def _autocast(bf16: bool) -> torch.autocast:
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+def _autocast(bf16: bool, device: str = "cpu") -> torch.autocast:
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def rin_subject(preset: str, train_batch: int, sample_batch: int, overrides: list[str]) -> Subject:
+def _compiler(holder: dict[str, nn.Module]) -> Callable[[str], None]:
+    """`compile(backend)` for a subject whose steps call `holder["net"]`; rin's training loop
+    compiles the same way (`train.compile`: `torch.compile(net, dynamic=False)`)."""
+
+    def compile_net(backend: str) -> None:
+        holder["net"] = torch.compile(holder["net"], backend=backend, dynamic=False)  # type: ignore[assignment]
+
+    return compile_net
+
+
+def rin_subject(
+    preset: str, train_batch: int, sample_batch: int, overrides: list[str], device: str = "cpu"
+) -> Subject:
     """rin's own training step (as `rin.training.loop`) and sampling step (denoiser + DDPM update)."""
     config = apply_overrides(get_preset(preset), overrides)
     m = config.model
-    model = RIN(m, config.train.activation_checkpointing)
+    model = RIN(m, config.train.activation_checkpointing).to(device)
     optimizer = build_optimizer(model, config.train)
     classes = max(m.num_classes, 1)
+    holder: dict[str, nn.Module] = {"net": model}
 
     def data(batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x0 = torch.rand(batch, m.channels, m.image_size, m.image_size) * 2 - 1
-        return x0, (torch.randint(0, classes, (batch,)) if m.num_classes else None)
+        x0 = torch.rand(batch, m.channels, m.image_size, m.image_size, device=device) * 2 - 1
+        return x0, (torch.randint(0, classes, (batch,), device=device) if m.num_classes else None)
 
     subject = Subject(
         f"rin {preset}",
@@ -146,33 +162,38 @@ def rin_subject(preset: str, train_batch: int, sample_batch: int, overrides: lis
     def train_step(bf16: bool) -> None:
         model.train()
         x0, labels = data(subject.train_batch)
-        with _autocast(bf16):
-            loss = diffusion_loss(model, x0, labels, config.diffusion).loss
+        with _autocast(bf16, device):
+            loss = diffusion_loss(holder["net"], x0, labels, config.diffusion).loss  # type: ignore[arg-type]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     x_t, labels = data(sample_batch)
-    gamma = torch.full((sample_batch,), 0.5)
-    denoisers = {
-        bf16: RINDenoiser(
-            model, config.diffusion.prediction, labels=labels, autocast_dtype=torch.bfloat16 if bf16 else None
-        )
-        for bf16 in (False, True)
-    }
+    gamma = torch.full((sample_batch,), 0.5, device=device)
+    denoisers: dict[tuple[bool, int], RINDenoiser] = {}
 
     def sample_step(bf16: bool) -> None:
         model.eval()
-        x0 = denoisers[bf16](x_t, gamma).clamp(-1, 1)  # carries the latents to the next call
+        net = holder["net"]
+        key = (bf16, id(net))  # a fresh latent carry for the compiled network
+        if key not in denoisers:
+            denoisers[key] = RINDenoiser(
+                net,  # type: ignore[arg-type]
+                config.diffusion.prediction,
+                labels=labels,
+                autocast_dtype=torch.bfloat16 if bf16 else None,
+            )
+        x0 = denoisers[key](x_t, gamma).clamp(-1, 1)  # carries the latents to the next call
         eps = (x_t - gamma.sqrt().view(-1, 1, 1, 1) * x0) / (1 - gamma).sqrt().view(-1, 1, 1, 1)
         ddpm_step(x_t, eps, gamma, gamma + 0.001, None)
 
     def forward(batch: int) -> None:
         x0, lab = data(batch)
         model.eval()
-        model(x0, torch.full((batch,), 0.5), lab, None)
+        model(x0, torch.full((batch,), 0.5, device=device), lab, None)
 
     subject.train_step, subject.sample_step, subject.forward = train_step, sample_step, forward
+    subject.compile = _compiler(holder)
     return subject
 
 
@@ -259,10 +280,11 @@ def _unet2d(config: dict) -> nn.Module:
     return UNet2DModel(**config)
 
 
-def unet_subject(train_batch: int, sample_batch: int) -> Subject:
+def unet_subject(train_batch: int, sample_batch: int, device: str = "cpu") -> Subject:
     """diffusers UNet2DModel at the DDPM CIFAR-10 config: eps loss at integer timesteps, Adam."""
-    model = _unet2d(DDPM_CIFAR10_UNET)
+    model = _unet2d(DDPM_CIFAR10_UNET).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
+    holder: dict[str, nn.Module] = {"net": model}
     subject = Subject(
         "UNet2DModel (DDPM cifar10)",
         model,
@@ -276,32 +298,33 @@ def unet_subject(train_batch: int, sample_batch: int) -> Subject:
     def train_step(bf16: bool) -> None:
         model.train()
         batch = subject.train_batch
-        x0 = torch.rand(batch, 3, 32, 32) * 2 - 1
-        t = torch.randint(0, 1000, (batch,))
+        x0 = torch.rand(batch, 3, 32, 32, device=device) * 2 - 1
+        t = torch.randint(0, 1000, (batch,), device=device)
         noise = torch.randn_like(x0)
         abar = torch.cos((t.float() / 1000 + 0.008) / 1.008 * torch.pi / 2).pow(2).view(-1, 1, 1, 1)
         x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
-        with _autocast(bf16):
-            out = model(x_t, t).sample
+        with _autocast(bf16, device):
+            out = holder["net"](x_t, t).sample
         loss = F.mse_loss(out.float(), noise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    x_t = torch.randn(sample_batch, 3, 32, 32)
-    t = torch.full((sample_batch,), 500)
+    x_t = torch.randn(sample_batch, 3, 32, 32, device=device)
+    t = torch.full((sample_batch,), 500, device=device)
 
     @torch.no_grad()
     def sample_step(bf16: bool) -> None:
         model.eval()
-        with _autocast(bf16):
-            model(x_t, t)
+        with _autocast(bf16, device):
+            holder["net"](x_t, t)
 
     def forward(batch: int) -> None:
         model.eval()
-        model(torch.randn(batch, 3, 32, 32), torch.full((batch,), 500))
+        model(torch.randn(batch, 3, 32, 32, device=device), torch.full((batch,), 500, device=device))
 
     subject.train_step, subject.sample_step, subject.forward = train_step, sample_step, forward
+    subject.compile = _compiler(holder)
     return subject
 
 
@@ -327,12 +350,16 @@ def rin_forward_gflops(preset: str) -> tuple[int, float]:
     return int(info["params"]), float(info["gflops_per_image"])  # type: ignore[arg-type]
 
 
-def build_subject(name: str, train_batch: int, sample_batch: int, overrides: list[str]) -> Subject:
+def build_subject(
+    name: str, train_batch: int, sample_batch: int, overrides: list[str], device: str = "cpu"
+) -> Subject:
     if name == "lucid-rin":
+        if device != "cpu":
+            raise PeerMissing(f"RIN-pytorch is measured on the CPU only (asked for {device})")
         subject = lucid_rin_subject(train_batch, sample_batch)
     elif name == "unet":
-        subject = unet_subject(train_batch, sample_batch)
+        subject = unet_subject(train_batch, sample_batch, device)
     else:
-        subject = rin_subject(name, train_batch, sample_batch, overrides)
+        subject = rin_subject(name, train_batch, sample_batch, overrides, device)
     subject.key = name
     return subject

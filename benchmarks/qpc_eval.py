@@ -63,16 +63,18 @@ def draw_samples(
     input_scale: float,
     seed: int,
     batch_size: int,
+    device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, int]:
-    """(images in [0, 1] (N, C, H, W), network evaluations per image); sample i starts from seed (seed, i)."""
+    """(images in [0, 1] (N, C, H, W) on the CPU, network evaluations per image); sample i starts from
+    seed (seed, i), drawn by a generator on `device` (a CUDA draw is not the CPU one)."""
     parts, evaluations = [], 0
     per_call = 2 if sampling.guidance > 0 else 1
     for start in range(0, len(labels), batch_size):
         stop = min(start + batch_size, len(labels))
-        noise = per_sample_generators(seed, range(start, stop))
-        denoise = CountingDenoiser(make_denoiser(labels[start:stop]), per_call)  # fresh latent carry
-        x0 = run_sampler(denoise, randn((stop - start, *shape), noise, "cpu"), sampling, input_scale, noise)
-        parts.append((x0 / input_scale / 2.0 + 0.5).clamp(0.0, 1.0))  # [-b, b] -> [0, 1]
+        noise = per_sample_generators(seed, range(start, stop), device)
+        denoise = CountingDenoiser(make_denoiser(labels[start:stop].to(device)), per_call)  # fresh carry
+        x0 = run_sampler(denoise, randn((stop - start, *shape), noise, device), sampling, input_scale, noise)
+        parts.append((x0 / input_scale / 2.0 + 0.5).clamp(0.0, 1.0).cpu())  # [-b, b] -> [0, 1]
         evaluations = denoise.evaluations  # per image: every call runs the whole batch
     return torch.cat(parts), evaluations
 

@@ -12,6 +12,8 @@ quality_per_compute.png (quality against training seconds and FLOPs) and samples
     PYTHONPATH=. python benchmarks/quality_per_compute.py --setting cifar10 --data /path/to/shards
     PYTHONPATH=. python benchmarks/quality_per_compute.py --models unet@lr=1e-3,unet@lr=2e-3 \\
         --budget-seconds 120 --eval-fractions 1                                     # a learning-rate sweep
+    PYTHONPATH=. python benchmarks/quality_per_compute.py --setting cifar10 --data /path/to/shards \\
+        --device cuda --models rin,unet --budget-seconds 110 --num-samples 500      # gpu_check.sh
 
 The peers need diffusers (pip install diffusers, or the `bench` extra).
 """
@@ -19,14 +21,16 @@ The peers need diffusers (pip install diffusers, or the `bench` extra).
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from bench_measure import CLOCKS
-from qpc_contenders import Contender, build_contender, rin_forward_flops
+from bench_measure import device_clock
+from qpc_contenders import Contender, build_contender, parse_spec, rin_forward_flops
 from qpc_eval import Scorer, draw_samples
 from qpc_report import plot_curves, print_table, side_by_side, write_json, write_markdown
 from qpc_train import Trainee, run_budget
@@ -69,6 +73,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sample-batch", type=int, default=250)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="rin config override (also sets the shared batch, EMA and sampler)")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where the models train "
+                        "and sample (fp32 throughout; scores are computed the same way)")  # fmt: skip
+    parser.add_argument("--proxy-cache", help="folder of the cached CIFAR-10 proxy (default: $RIN_CACHE or "
+                        "~/.cache/rin); trained there on --device if absent")  # fmt: skip
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check arguments, data and peers; train nothing"
+    )
     args = parser.parse_args()
     setting = SETTINGS[args.setting]
     args.budget_seconds = args.budget_seconds or setting.budget_seconds
@@ -76,6 +87,8 @@ def parse_args() -> argparse.Namespace:
     args.out = Path(args.out or f"runs/qpc-{args.setting}")
     if args.setting == "cifar10" and not args.data:
         parser.error("--setting cifar10 needs --data (the CIFAR-10 WebDataset shards)")
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error(f"--clock cpu measures host CPU seconds; on {args.device} use --clock wall")
     return args
 
 
@@ -99,7 +112,8 @@ def build_scorer(args: argparse.Namespace, train_pool) -> Scorer:
         return Scorer("digit-classifier features", digits, load_mnist("test"), train_pool)
     from rin.evaluation import cifar_proxy_features, load_or_train_cifar_proxy
 
-    proxy = load_or_train_cifar_proxy(args.data)
+    cache = Path(args.proxy_cache) if args.proxy_cache else None
+    proxy = load_or_train_cifar_proxy(args.data, cache, device=args.device).to(args.device)
 
     def cifar(images: torch.Tensor):
         features, logits = cifar_proxy_features(proxy, images)
@@ -113,9 +127,10 @@ def results_skeleton(args: argparse.Namespace, config: ExperimentConfig, scorer:
     return {
         "setting": args.setting, "budget_seconds": args.budget_seconds, "threads": args.threads,
         "seed": args.seed, "num_samples": args.num_samples, "precision": "fp32", "clock": args.clock,
+        "device": args.device,
         "sampler": f"{s.sampler} {s.steps} steps, guidance {s.guidance:g}, time difference "
                    f"{s.time_difference:g}, clip {s.clip_x0}, batch {config.train.batch_size}",
-        "machine": f"{cpu_name()}, torch {torch.__version__}",
+        "machine": f"{machine_name(args.device)}, torch {torch.__version__}",
         "extractor": f"{scorer.name} (proxy, not FID)",
         "heldout": f"{len(scorer.heldout)} held-out real images",
         "floor": {}, "models": [],
@@ -131,6 +146,58 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.machine()
+
+
+def machine_name(device: str) -> str:
+    """The CPU's name, and the GPU's where the models run on one."""
+    if device == "cpu":
+        return cpu_name()
+    return f"{torch.cuda.get_device_name(device)} ({device}), host {cpu_name()}"
+
+
+def dry_run(args: argparse.Namespace) -> None:
+    """Check the arguments, the data path, the peers and the proxy cache; exit 2 on a problem."""
+    problems: list[str] = []
+    config = build_config(args)
+    kinds = []
+    for spec in args.models.split(","):
+        try:
+            kinds.append(parse_spec(spec)[0])
+        except ValueError as error:
+            problems.append(str(error))
+    if any(kind != "rin" for kind in kinds):
+        try:
+            import diffusers  # noqa: F401
+        except ImportError as error:
+            problems.append(f"the peers need diffusers ({error})")
+    if args.setting == "cifar10":
+        if not Path(args.data).is_dir():
+            problems.append(f"--data {args.data}: not a folder of CIFAR-10 shards")
+        from rin.evaluation.cifar_proxy import CACHE_FILE_NAME
+        from rin.evaluation.digits import default_cache_dir
+
+        cache = Path(args.proxy_cache) if args.proxy_cache else default_cache_dir()
+        proxy = "cached" if (cache / CACHE_FILE_NAME).is_file() else f"not cached: trains on {args.device}"
+    else:
+        proxy = "digit classifier"
+    if args.device != "cpu" and not torch.cuda.is_available():
+        print(f"note: {args.device} is not available here (dry run only: a real run would stop)")
+    plan = {"setting": args.setting, "device": args.device, "models": kinds, "data": args.data,
+            "budget_seconds": args.budget_seconds, "num_samples": args.num_samples,
+            "eval_fractions": args.eval_fractions, "batch": config.train.batch_size, "extractor": proxy,
+            "out": str(args.out)}  # fmt: skip
+    print("dry run:", json.dumps(plan))
+    for problem in problems:
+        print("error:", problem)
+    if problems:
+        sys.exit(2)
+
+
+def to_device(contender: Contender, device: str) -> None:
+    """Move a contender's model and EMA copy (built and FLOP-counted on the CPU) to `device`;
+    `Module.to` keeps the parameter objects, so the optimiser built on them still holds them."""
+    contender.trainee.model.to(device)
+    contender.trainee.ema.model.to(device)
 
 
 def describe(contender: Contender, target: float) -> dict:
@@ -158,7 +225,8 @@ class Evaluator:
         m, start = self.config.model, time.perf_counter()
         images, calls = draw_samples(contender.make_denoiser, (m.channels, m.image_size, m.image_size),
                                      self.labels, self.config.sampling, self.config.diffusion.input_scale,
-                                     self.args.seed + 1, self.args.sample_batch)  # fmt: skip
+                                     self.args.seed + 1, self.args.sample_batch,
+                                     self.args.device)  # fmt: skip
         point = {"fraction": fraction, "seconds": trainee.seconds, "steps": trainee.steps,
                  "images": trainee.images, "train_flops": trainee.images * contender.train_gflops * 1e9,
                  "loss": trainee.last_loss, "diverged": trainee.diverged, "network_calls_per_sample": calls,
@@ -176,6 +244,11 @@ class Evaluator:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    if args.dry_run:
+        dry_run(args)
+        return
+    if args.device != "cpu" and not torch.cuda.is_available():
+        sys.exit(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
     config = build_config(args)
     data = load_dataset(config.data, config.model)
     scorer = build_scorer(args, data)
@@ -183,9 +256,11 @@ def main() -> None:
 
     def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = stream.batch(step)
-        return to_model_range(images, config.diffusion.input_scale), labels
+        return to_model_range(images, config.diffusion.input_scale).to(args.device), labels.to(args.device)
 
     contenders = [build_contender(spec, config, args.seed) for spec in args.models.split(",")]
+    for c in contenders:
+        to_device(c, args.device)
     target = rin_forward_flops(config) / 1e9  # what the peers are sized to
     labels = torch.arange(args.num_samples) % config.model.num_classes
     results = results_skeleton(args, config, scorer)
@@ -200,7 +275,7 @@ def main() -> None:
     evaluate = Evaluator(args, config, scorer, contenders, results, labels)
     run_budget([c.trainee for c in contenders], args.budget_seconds,
                [float(f) for f in args.eval_fractions.split(",")], batch, evaluate, args.seed,
-               args.slice_seconds, CLOCKS[args.clock])  # fmt: skip
+               args.slice_seconds, device_clock(args.clock, args.device))  # fmt: skip
     written = [write_json(results, args.out), write_markdown(results, args.out),
                plot_curves(results, args.out), side_by_side(evaluate.grids, args.out)]  # fmt: skip
     print()

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from rin.data.cifar import load_cifar10_shards
-from rin.evaluation.cifar_proxy import (
+from rin.evaluation.frechet import frechet_distance
+from rin.evaluation.networks.cifar_proxy import (
     CACHE_FILE_NAME,
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -31,8 +32,7 @@ from rin.evaluation.cifar_proxy import (
     save_cifar_proxy,
     train_cifar_proxy,
 )
-from rin.evaluation.digits import default_cache_dir
-from rin.evaluation.frechet import frechet_distance
+from rin.evaluation.networks.weights import default_cache_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_CANDIDATES = (Path("/work/shared/data/cifar10"), REPO_ROOT.parent / "shared" / "data" / "cifar10")

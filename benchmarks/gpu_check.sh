@@ -204,7 +204,7 @@ else
             run proxy "$(cap "$PROXY_S" $((QPC_S - PROXY_S + 15)))" "$PY" -c '
 import sys, time
 from pathlib import Path
-from rin.evaluation.cifar_proxy import load_or_train_cifar_proxy
+from rin.evaluation.networks.cifar_proxy import load_or_train_cifar_proxy
 start = time.perf_counter()
 load_or_train_cifar_proxy(sys.argv[1], Path(sys.argv[2]), progress=False, device="cuda")
 print(f"cifar10 proxy trained on cuda in {time.perf_counter() - start:.1f} s")' "$DATA" "$CACHE"

@@ -100,7 +100,7 @@ def build_config(args: argparse.Namespace) -> ExperimentConfig:
 def build_scorer(args: argparse.Namespace, train_pool) -> Scorer:
     """The setting's extractor: the digit classifier (mnist) or the CIFAR-10 proxy (cifar10)."""
     if args.setting == "mnist":
-        from rin.evaluation import classifier_features, load_or_train_digit_classifier
+        from rin.evaluation.networks.digits import classifier_features, load_or_train_digit_classifier
 
         classifier = load_or_train_digit_classifier()
 
@@ -110,7 +110,7 @@ def build_scorer(args: argparse.Namespace, train_pool) -> Scorer:
             return features.double().numpy(), classifier.head(features).argmax(dim=1)
 
         return Scorer("digit-classifier features", digits, load_mnist("test"), train_pool)
-    from rin.evaluation import cifar_proxy_features, load_or_train_cifar_proxy
+    from rin.evaluation.networks.cifar_proxy import cifar_proxy_features, load_or_train_cifar_proxy
 
     cache = Path(args.proxy_cache) if args.proxy_cache else None
     proxy = load_or_train_cifar_proxy(args.data, cache, device=args.device).to(args.device)
@@ -173,8 +173,8 @@ def dry_run(args: argparse.Namespace) -> None:
     if args.setting == "cifar10":
         if not Path(args.data).is_dir():
             problems.append(f"--data {args.data}: not a folder of CIFAR-10 shards")
-        from rin.evaluation.cifar_proxy import CACHE_FILE_NAME
-        from rin.evaluation.digits import default_cache_dir
+        from rin.evaluation.networks.cifar_proxy import CACHE_FILE_NAME
+        from rin.evaluation.networks.weights import default_cache_dir
 
         cache = Path(args.proxy_cache) if args.proxy_cache else default_cache_dir()
         proxy = "cached" if (cache / CACHE_FILE_NAME).is_file() else f"not cached: trains on {args.device}"

@@ -234,7 +234,7 @@ def run_video_proxy(args: argparse.Namespace) -> int:
         )
     classifier = None
     if args.digits:
-        from rin.evaluation.digits import load_or_train_digit_classifier
+        from rin.evaluation.networks.digits import load_or_train_digit_classifier
 
         classifier = load_or_train_digit_classifier()
     try:

@@ -5,7 +5,7 @@ as FID and IS. The proxies (`cifar10-proxy`, `digits`) are small classifiers the
 itself, for machines where the Inception weights cannot be had; their Frechet distance is printed
 as a "classifier-feature Frechet distance (proxy, not FID)". Every extractor carries a name and a
 weights id that reference statistics record, so statistics of one are never compared with another.
-`i3d` (the Kinetics-400 I3D, rin.evaluation.i3d) reads clips (B, F, C, H, W), not images: its
+`i3d` (the Kinetics-400 I3D, rin.evaluation.networks.i3d) reads clips (B, F, C, H, W), not images: its
 400 logits are the features and the Frechet distance is printed as FVD.
 """
 
@@ -80,7 +80,12 @@ def _inception_extractor(
     weights: str | None, device: torch.device | str, progress: bool, allow_other: bool
 ) -> Extractor:
     """The FID Inception; any other weights get another name, so they never pass for FID."""
-    from rin.evaluation.inception import EXTRACTOR_NAME, WEIGHTS_SHA256, extract_features, load_fid_inception
+    from rin.evaluation.networks.inception import (
+        EXTRACTOR_NAME,
+        WEIGHTS_SHA256,
+        extract_features,
+        load_fid_inception,
+    )
 
     inception = load_fid_inception(weights, device=device, progress=progress, allow_other=allow_other)
 
@@ -96,7 +101,7 @@ def _inception_extractor(
 
 def _cifar_proxy_extractor(proxy_data: str, progress: bool) -> Extractor:
     """The project's CIFAR-10 classifier; trained on first use when not cached."""
-    from rin.evaluation import cifar_proxy
+    from rin.evaluation.networks import cifar_proxy
 
     model = cifar_proxy.load_or_train_cifar_proxy(proxy_data, progress=progress)
 
@@ -108,7 +113,7 @@ def _cifar_proxy_extractor(proxy_data: str, progress: bool) -> Extractor:
 
 def _digits_extractor() -> Extractor:
     """The project's MNIST classifier (features only, no logits)."""
-    from rin.evaluation.digits import classifier_features, load_or_train_digit_classifier
+    from rin.evaluation.networks.digits import classifier_features, load_or_train_digit_classifier
 
     classifier = load_or_train_digit_classifier()
 
@@ -121,7 +126,7 @@ def _digits_extractor() -> Extractor:
 
 def _i3d_extractor(weights: str | None, device: torch.device | str) -> Extractor:
     """The Kinetics-400 I3D for FVD, which is computed on its logits."""
-    from rin.evaluation.i3d import EXTRACTOR_NAME, extract_video_features, load_i3d
+    from rin.evaluation.networks.i3d import EXTRACTOR_NAME, extract_video_features, load_i3d
 
     i3d = load_i3d(weights, device=device)
 

@@ -5,7 +5,7 @@ features is the caller's business, so every formula here is testable on syntheti
 
 - Inception Score (Salimans et al. 2016): exp(E_x KL(p(y|x) || p(y))), mean and std over
   `splits` consecutive chunks, as in openai/improved-gan and torch-fidelity. Pass the
-  Inception logits *without* the fc bias to match those numbers (see `rin.evaluation.inception`).
+  Inception logits *without* the fc bias to match those numbers (see `rin.evaluation.networks.inception`).
 - Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 estimate with the
   cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, averaged over random subsets.
 - Improved precision and recall (Kynkaanniemi et al. 2019): a point is "covered" by a set

@@ -52,7 +52,7 @@ class ReferenceStats:
     mu: np.ndarray  # (D,) float64 feature mean
     sigma: np.ndarray  # (D, D) float64 feature covariance (rows as observations, N - 1 normalised)
     features: np.ndarray  # (N, D) float32, for KID and precision/recall
-    extractor: str  # extractor name, e.g. rin.evaluation.inception.EXTRACTOR_NAME
+    extractor: str  # extractor name, e.g. rin.evaluation.networks.inception.EXTRACTOR_NAME
     weights_id: str  # the extractor's weights, e.g. the sha256 of the weight file
     source: str  # human description of the images (data set, split, path)
     fingerprint: str  # image_fingerprint of the images, in order

@@ -10,7 +10,7 @@ These are *proxies*, not FVD, and every key they return says so ("proxy_..."):
    reported beside it: a model that does not beat it has not learned the motion. Diffusion
    samples are one draw of a stochastic future, so these errors measure accuracy, not quality.
 2. Per-frame digit-classifier features. Each 64x64 frame (two digits) is downsized to 32x32
-   (area averaging) and fed to the project's MNIST digit classifier (rin.evaluation.digits);
+   (area averaging) and fed to the project's MNIST digit classifier (rin.evaluation.networks.digits);
    its 128-d penultimate features of all generated frames and of all true frames are compared
    with the Frechet distance. The classifier was trained on single centred digits, so on
    two-digit frames its features describe stroke appearance (sharpness, digit-like shapes),
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from rin.evaluation.digits import IMAGE_SHAPE, DigitClassifier, classifier_features
 from rin.evaluation.frechet import frechet_distance
+from rin.evaluation.networks.digits import IMAGE_SHAPE, DigitClassifier, classifier_features
 
 __all__ = [
     "DIGIT_FRAME_LABEL",

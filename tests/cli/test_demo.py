@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rin.cli.main import main
-from rin.evaluation.digits import CACHE_FILE_NAME, DigitClassifier, _save_weights
+from rin.evaluation.networks.digits import CACHE_FILE_NAME, DigitClassifier, _save_weights
 
 
 def test_demo_runs_end_to_end_and_reports_figures(tmp_path, capsys, monkeypatch):

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from rin.cli.main import main
-from rin.evaluation.inception import FIDInceptionV3
+from rin.evaluation.networks.inception import FIDInceptionV3
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from rin.cli.main import main
-from rin.evaluation.inception import FIDInceptionV3
+from rin.evaluation.networks.inception import FIDInceptionV3
 
 
 def test_evaluate_against_an_image_batch(tmp_path, capsys):

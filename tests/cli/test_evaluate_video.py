@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from rin.cli.main import main
-from rin.evaluation import i3d
+from rin.evaluation.networks import i3d
 
 
 @pytest.fixture(autouse=True)

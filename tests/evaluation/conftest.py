@@ -6,7 +6,7 @@ import pytest
 
 from rin.data.imageset import ImageSet
 from rin.data.mnist import load_mnist
-from rin.evaluation.digits import DigitClassifier, train_digit_classifier
+from rin.evaluation.networks.digits import DigitClassifier, train_digit_classifier
 
 TEST_EPOCHS = 4  # the default is 10; 4 epochs already clear the 95% bar (97.2% measured) in ~15 s
 

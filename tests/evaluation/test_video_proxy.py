@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rin.evaluation.digits import DigitClassifier
+from rin.evaluation.networks.digits import DigitClassifier
 from rin.evaluation.video_proxy import (
     digit_frame_features,
     digit_frame_frechet,

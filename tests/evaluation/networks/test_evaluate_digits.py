@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rin.data.imageset import ImageSet
-from rin.evaluation.digits import DigitClassifier, evaluate_digit_samples
+from rin.evaluation.networks.digits import DigitClassifier, evaluate_digit_samples
 
 
 def test_heldout_digits_as_samples_match_the_ceiling(

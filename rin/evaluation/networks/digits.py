@@ -24,13 +24,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from rin.evaluation.frechet import frechet_distance
+from rin.evaluation.networks.weights import default_cache_dir, first_line
 
 __all__ = [
     "CACHE_FILE_NAME",
     "DigitClassifier",
     "accuracy",
     "classifier_features",
-    "default_cache_dir",
     "evaluate_digit_samples",
     "load_or_train_digit_classifier",
     "train_digit_classifier",
@@ -244,12 +244,6 @@ def evaluate_digit_samples(
     }
 
 
-def default_cache_dir() -> Path:
-    """`$RIN_CACHE` if set, else `~/.cache/rin`."""
-    configured = os.environ.get("RIN_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "rin"
-
-
 def _train_on_demo_digits() -> DigitClassifier:
     from rin.data.mnist import load_mnist  # imported late: rin.data pulls in config machinery
 
@@ -287,7 +281,7 @@ def load_or_train_digit_classifier(cache_dir: Path | None = None) -> DigitClassi
         try:
             return _load_weights(path)
         except (SafetensorError, OSError, RuntimeError, ValueError, KeyError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = first_line(error)
             warnings.warn(f"digit classifier cache {path} is unreadable ({reason}); retraining", stacklevel=2)
     classifier = _train_on_demo_digits()
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import http.client
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rin.errors import EvaluationError
-from rin.evaluation.digits import default_cache_dir
+from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir, first_line
 from rin.hashing import file_sha256
 from rin.progress import progress_bar
 
@@ -236,21 +235,13 @@ class FIDInceptionV3(nn.Module):
         return features, logits
 
 
-_sha256 = file_sha256  # the weights' checksum (also used by the I3D loader)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _download(target: Path, progress: bool) -> None:
     """Fetch WEIGHTS_URL to `target`, keeping it only if its sha256 is WEIGHTS_SHA256."""
     partial = target.with_name(f"{target.name}.partial{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(WEIGHTS_URL, str(partial), progress=progress)
-        digest = _sha256(partial)
+        digest = file_sha256(partial)
         if digest != WEIGHTS_SHA256:
             raise EvaluationError(
                 f"downloaded {WEIGHTS_URL} has sha256 {digest}, expected {WEIGHTS_SHA256}; it was not kept"
@@ -258,43 +249,11 @@ def _download(target: Path, progress: bool) -> None:
         os.replace(partial, target)
     except (OSError, RuntimeError, ValueError, http.client.HTTPException) as error:
         raise EvaluationError(
-            f"FID Inception weights are not cached and could not be downloaded ({_first_line(error)}): "
+            f"FID Inception weights are not cached and could not be downloaded ({first_line(error)}): "
             f"download {WEIGHTS_URL} and save it as {target}, or pass --inception-weights PATH"
         ) from None
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _checked_state_dict(
-    state: object, model: nn.Module, path: Path, what: str = "the FID Inception weights"
-) -> dict[str, torch.Tensor]:
-    """The tensors of `state` once every name, shape and dtype matches `model`; else name the first misfit.
-
-    `what` names the expected weights in the messages (the I3D loader shares this check).
-    """
-    if not isinstance(state, Mapping):
-        raise EvaluationError(f"{path} holds a {type(state).__name__}, not a state dict of {what}")
-    checked: dict[str, torch.Tensor] = {}
-    for name, expected in model.state_dict().items():
-        value = state.get(name)
-        if value is None and name.endswith("num_batches_tracked"):
-            value = expected  # training-only counter, absent from files saved by old torch versions
-        if not isinstance(value, torch.Tensor):
-            raise EvaluationError(f"{path} is not {what}: tensor {name!r} is missing")
-        if value.shape != expected.shape:
-            raise EvaluationError(
-                f"{path} is not {what}: tensor {name!r} has shape {tuple(value.shape)}, "
-                f"expected {tuple(expected.shape)}"
-            )
-        if value.is_floating_point() != expected.is_floating_point():
-            raise EvaluationError(f"{path} is not {what}: {name!r} is {value.dtype}")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise EvaluationError(f"{path} is corrupt: tensor {name!r} holds NaN or infinite values")
-        checked[name] = value
-    unexpected = [name for name in state if name not in checked]
-    if unexpected:
-        raise EvaluationError(f"{path} is not {what}: unexpected tensor {unexpected[0]!r}")
-    return checked
 
 
 def load_fid_inception(
@@ -316,7 +275,7 @@ def load_fid_inception(
         file = Path(path).expanduser()
         if not file.is_file():
             raise EvaluationError(f"FID Inception weights file {file} not found (expected {WEIGHTS_FILE})")
-        digest = _sha256(file)
+        digest = file_sha256(file)
         if digest != WEIGHTS_SHA256 and not allow_other:
             raise EvaluationError(
                 f"{file} has sha256 {digest}, not that of {WEIGHTS_FILE} ({WEIGHTS_SHA256}): its numbers "
@@ -326,7 +285,7 @@ def load_fid_inception(
         file = default_cache_dir() / WEIGHTS_FILE
         if not file.is_file():
             _download(file, progress)
-        digest = _sha256(file)
+        digest = file_sha256(file)
         if digest != WEIGHTS_SHA256:
             raise EvaluationError(
                 f"cached {file} has sha256 {digest}, expected {WEIGHTS_SHA256}: "
@@ -335,9 +294,9 @@ def load_fid_inception(
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or truncated files
-        raise EvaluationError(f"cannot read FID Inception weights {file}: {_first_line(error)}") from None
+        raise EvaluationError(f"cannot read FID Inception weights {file}: {first_line(error)}") from None
     model = FIDInceptionV3()
-    model.load_state_dict(_checked_state_dict(state, model, file), strict=True)
+    model.load_state_dict(checked_state_dict(state, model, file, "the FID Inception weights"), strict=True)
     model.weights_sha256 = digest
     model.requires_grad_(False)
     return model.eval().to(device)

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 import rin.data.cifar
-import rin.evaluation.cifar_proxy as cifar_proxy
+import rin.evaluation.networks.cifar_proxy as cifar_proxy
 from rin.data.imageset import ImageSet
 from rin.errors import EvaluationError
-from rin.evaluation.cifar_proxy import (
+from rin.evaluation.networks.cifar_proxy import (
     CACHE_FILE_NAME,
     FEATURE_DIM,
     CifarProxyClassifier,

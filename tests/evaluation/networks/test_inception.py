@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from rin.errors import EvaluationError, RinError
-from rin.evaluation import inception
-from rin.evaluation.inception import (
+from rin.evaluation.networks import inception
+from rin.evaluation.networks.inception import (
     WEIGHTS_FILE,
     WEIGHTS_SHA256,
     WEIGHTS_URL,

@@ -38,7 +38,8 @@ from einops import rearrange
 from torch import nn
 
 from rin.errors import EvaluationError
-from rin.evaluation.inception import _checked_state_dict, _first_line, _sha256
+from rin.evaluation.networks.weights import checked_state_dict, first_line
+from rin.hashing import file_sha256
 
 __all__ = [
     "EXTRACTOR_NAME",
@@ -229,15 +230,15 @@ def load_i3d(
     file = Path(path).expanduser()
     if not file.is_file():
         raise EvaluationError(f"I3D weights file {file} not found (expected pytorch-i3d's rgb_imagenet.pt)")
-    digest = _sha256(file)
+    digest = file_sha256(file)
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise EvaluationError(f"{file} has sha256 {digest[:16]}..., expected {expected_sha256[:16]}...")
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or truncated files
-        raise EvaluationError(f"cannot read I3D weights {file}: {_first_line(error)}") from None
+        raise EvaluationError(f"cannot read I3D weights {file}: {first_line(error)}") from None
     model = InceptionI3d()
-    model.load_state_dict(_checked_state_dict(state, model, file, "the I3D weights"), strict=True)
+    model.load_state_dict(checked_state_dict(state, model, file, "the I3D weights"), strict=True)
     model.weights_sha256 = digest
     model.requires_grad_(False)
     return model.eval().to(device)

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from rin.data.imageset import ImageSet
-from rin.evaluation.digits import DigitClassifier, accuracy, classifier_features, train_digit_classifier
+from rin.evaluation.networks.digits import (
+    DigitClassifier,
+    accuracy,
+    classifier_features,
+    train_digit_classifier,
+)
 
 
 def test_shapes_of_features_and_logits() -> None:

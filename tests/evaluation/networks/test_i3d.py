@@ -12,7 +12,13 @@ import torch.nn.functional as F
 
 from rin.errors import EvaluationError, RinError
 from rin.evaluation.frechet import frechet_distance
-from rin.evaluation.i3d import InceptionI3d, _pad_same, extract_video_features, load_i3d, resize_frames
+from rin.evaluation.networks.i3d import (
+    InceptionI3d,
+    _pad_same,
+    extract_video_features,
+    load_i3d,
+    resize_frames,
+)
 
 SMALL = 32  # frames resized to 32x32 instead of 224x224: the same network, ~100x fewer operations
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import rin.evaluation.digits as digits
-from rin.evaluation.digits import CACHE_FILE_NAME, DigitClassifier, load_or_train_digit_classifier
+import rin.evaluation.networks.digits as digits
+from rin.evaluation.networks.digits import CACHE_FILE_NAME, DigitClassifier, load_or_train_digit_classifier
 
 
 class _FakeTrainer:

@@ -1,6 +1,6 @@
 """A CIFAR-10 classifier trained by the project: a PROXY feature extractor, not the FID Inception.
 
-FID needs the TF Inception-v3 weights (`rin.evaluation.inception`), which cannot be fetched on
+FID needs the TF Inception-v3 weights (`rin.evaluation.networks.inception`), which cannot be fetched on
 machines without network access. This module trains a small CNN on the CIFAR-10 training
 shards instead (~9 min of CPU time, 81% test accuracy) and uses its 256-d penultimate
 features in their place. The Frechet distance on these features is a "classifier-feature
@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from rin.errors import EvaluationError
-from rin.evaluation.digits import default_cache_dir
+from rin.evaluation.networks.weights import default_cache_dir, first_line
 from rin.progress import progress_bar
 
 if TYPE_CHECKING:  # rin.data pulls in config machinery; evaluation imports stay light
@@ -282,11 +282,6 @@ def _checked_state_dict(state: Mapping[str, torch.Tensor], path: Path) -> dict[s
     return dict(state)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def load_cifar_proxy(path: str | os.PathLike[str]) -> CifarProxyClassifier:
     """The proxy from a safetensors file, on CPU in eval mode; EvaluationError (one line) if it does not fit.
 
@@ -299,7 +294,7 @@ def load_cifar_proxy(path: str | os.PathLike[str]) -> CifarProxyClassifier:
             state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise EvaluationError(
-            f"cannot read {EXTRACTOR_NAME} weights {file} as safetensors ({_first_line(error)}): "
+            f"cannot read {EXTRACTOR_NAME} weights {file} as safetensors ({first_line(error)}): "
             "delete it to retrain the proxy"
         ) from None
     if metadata.get("format") != _FORMAT:

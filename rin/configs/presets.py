@@ -102,7 +102,7 @@ def kinetics600() -> ExperimentConfig:
         "387 GFLOPs reported (unverified); latents, widths, depth, schedule, lr, steps unverified; "
         "data.dataset needs a clip loader (Kinetics-600 is not bundled)",
         model=dict(num_latents=384, num_blocks=5, block_depth=5, num_classes=0, frames=16, context_frames=5),
-        data=dict(dataset="video_folder"),  # --data: Kinetics clips as videos
+        data=dict(dataset="video_webdataset"),  # --data: clip shards streamed (rin data video)
         train=dict(num_samples=16),
     )  # fmt: skip
 

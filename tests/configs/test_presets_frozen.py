@@ -20,6 +20,8 @@ CHANGED: dict[str, dict[str, dict[str, object]]] = {
         "sampling": {"steps": 20, "grid": "karras", "time_difference": 0.0},
         "train": {"sample_steps": 20},
     },
+    # Kinetics-size sets do not fit in memory: clip shards (`rin data video`) streamed over ranks x workers
+    "kinetics600": {"data": {"dataset": "video_webdataset"}},
 }
 
 

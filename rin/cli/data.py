@@ -98,7 +98,7 @@ def _run_video(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     model = preset.model
     frames = args.frames if args.frames is not None else model.frames
-    if frames == 0:
+    if args.frames is None and frames == 0:
         raise RinError(f"preset {args.preset} is an image model: pass --frames F (or a video --preset)")
     size = args.size if args.size is not None else model.image_size
     channels = args.channels if args.channels is not None else model.channels

@@ -79,3 +79,23 @@ def make_video_config(conditioning: str = "mask", frames: int = 6, context: int 
 def video_config():
     """Factory of tiny video model configs: video_config(conditioning, frames, context_frames)."""
     return make_video_config
+
+
+def _write_frame_folders(
+    root: Path, classes: tuple[str, ...] = ("jump", "run"), videos: int = 3, frames: int = 7, seed: int = 0
+) -> Path:
+    """`root/CLASS/clipV/0.png ...`: videos of random 12x10 RGB frames, video v with frames + v of them."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        for v in range(videos):
+            folder = root / name / f"clip{v}"
+            folder.mkdir(parents=True)
+            for i in range(frames + v):
+                Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def frame_folders():
+    """`(root, classes=("jump", "run"), videos=3, frames=7, seed=0) -> root`: a Kinetics-style folder."""
+    return _write_frame_folders

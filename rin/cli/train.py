@@ -19,7 +19,7 @@ from rin.errors import RinError
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a RIN")
     add_config_arguments(parser)
-    parser.add_argument("--data", help="data path: CIFAR-10 shard dir/tar, or an image folder")
+    parser.add_argument("--data", help="data path: shards made by rin data (dir, glob, URLs), or a folder")
     parser.add_argument("--steps", type=int, help="total training steps (overrides train.steps)")
     parser.add_argument("--batch-size", type=int, help="batch size (overrides train.batch_size)")
     parser.add_argument("--out", default=None, help="run directory (default runs/<preset>)")

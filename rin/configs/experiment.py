@@ -236,9 +236,12 @@ class DataConfig:
     """Where training images come from."""
 
     # mnist, cifar10 and folder are held in memory; webdataset shards are streamed (data at scale);
-    # moving_mnist clips are generated from the embedded digits; video_folder reads videos or frame folders
-    dataset: Literal["mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder"] = "mnist"
-    # shard directory / tar file (cifar10), class-folder root (folder), or shards for webdataset:
+    # moving_mnist clips are generated from the embedded digits; video_folder reads videos or frame
+    # folders into memory; video_webdataset streams clip shards (`rin data video`), as webdataset
+    dataset: Literal[
+        "mnist", "cifar10", "folder", "webdataset", "moving_mnist", "video_folder", "video_webdataset"
+    ] = "mnist"
+    # shard directory / tar file (cifar10), class-folder root (folder), or shards for (video_)webdataset:
     # a directory, glob, brace pattern or URLs, several joined by "::"
     path: str = ""
     random_flip: bool = False  # random horizontal flip (CIFAR-10 and ImageNet in the official configs)
@@ -246,7 +249,8 @@ class DataConfig:
     max_bad_fraction: float = 0.01
     # an image folder's image of the wrong mode or size: convert it, skip it, or stop with an error
     on_mismatch: Literal["convert", "skip", "error"] = "convert"
-    workers: int = 2  # DataLoader worker processes per rank for data.dataset=webdataset (0: in-process)
+    # DataLoader worker processes per rank for data.dataset=(video_)webdataset (0: in-process)
+    workers: int = 2
     # moving_mnist: clips generated for the training set; video_folder: held-out clips kept for grids
     num_clips: int = 10_000
 
@@ -260,6 +264,16 @@ class DataConfig:
             f"data.max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}",
         )
         _check_choice(self, "data", "on_mismatch")
+
+    @property
+    def streamed(self) -> bool:
+        """True for shards that each rank streams (`rin.data.stream`) rather than holds in memory."""
+        return self.dataset in ("webdataset", "video_webdataset")
+
+    @property
+    def holds_clips(self) -> bool:
+        """True for the data sets of video clips, which need a video model."""
+        return self.dataset in ("moving_mnist", "video_folder", "video_webdataset")
 
     @property
     def reads_path(self) -> bool:
@@ -367,7 +381,12 @@ class ExperimentConfig:
         )
         _check(
             not (self.model.is_video and self.data.dataset == "webdataset"),
-            "data.dataset=webdataset streams images; a video model needs moving_mnist or video_folder",
+            "data.dataset=webdataset streams images; a video model needs moving_mnist, video_folder "
+            "or video_webdataset",
+        )
+        _check(
+            not (self.data.dataset == "video_webdataset" and not self.model.is_video),
+            "data.dataset=video_webdataset streams clips: it needs a video model (set model.frames > 0)",
         )
 
     def to_dict(self) -> dict[str, Any]:

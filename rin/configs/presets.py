@@ -87,9 +87,9 @@ def kinetics600() -> ExperimentConfig:
         imagenet64(), "kinetics600",
         "16x64x64, 5 -> 11 frames, 2x4x4 tubelets, 2048 tokens from the paper; 411M params and "
         "387 GFLOPs reported (unverified); latents, widths, depth, schedule, lr, steps unverified; "
-        "data.dataset needs a clip loader (Kinetics-600 is not bundled)",
+        "data: clip shards written by `rin data video` (Kinetics-600 is not bundled)",
         model=dict(num_latents=384, num_blocks=5, block_depth=5, num_classes=0, frames=16, context_frames=5),
-        train=dict(num_samples=16), data=dict(dataset="video_folder"),  # --data: Kinetics clips as videos
+        train=dict(num_samples=16), data=dict(dataset="video_webdataset"),  # --data: shards of `rin data video`
     )  # fmt: skip
 
 

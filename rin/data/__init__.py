@@ -4,15 +4,17 @@ Loaders return an `ImageSet` (uint8 images + int64 labels): the embedded MNIST 5
 (`mnist`), CIFAR-10 WebDataset shards (`cifar10`) or a class-folder tree (`folder`).
 Video models train on a `ClipSet` (uint8 clips), e.g. Moving MNIST generated from the same
 digits (`moving_mnist`); `load_video_clips` reads clips from a folder of videos or frame folders
-(`video_folder`). `load_dataset` / `load_video_dataset` pick one from a `DataConfig` and
-check it fits the model. `BatchStream` turns a set into batches that depend only on (seed, step),
-so resumed runs are exact.
+(`video_folder`), and clip shards (`rin data video`) are streamed like image shards
+(`video_webdataset`, `rin.data.clip_shards`). `load_dataset` / `load_video_dataset` pick one from
+a `DataConfig` and check it fits the model. `BatchStream` turns a set into batches that depend
+only on (seed, step), so resumed runs are exact.
 """
 
 from __future__ import annotations
 
 from rin.configs.experiment import DataConfig, ModelConfig
 from rin.data.cifar import CIFAR10_CLASSES, CIFAR10_HINT, load_cifar10_shards
+from rin.data.clip_shards import load_clip_shards
 from rin.data.clipset import ClipSet
 from rin.data.folder import load_image_folder
 from rin.data.images import make_grid, save_grid
@@ -62,7 +64,16 @@ def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train
     """The clip data set `data` names, checked against the video `model`.
 
     `video_folder` reads `data.path` (videos or frame folders; `split` is ignored, as for image
-    folders) and, for held-out uses, keeps the first `data.num_clips` clips."""
+    folders) and, for held-out uses, keeps the first `data.num_clips` clips. `video_webdataset`
+    is streamed for training; its held-out clips are the first `data.num_clips` of the shards."""
+    if data.dataset == "video_webdataset":
+        if split == "train":
+            raise DataError(
+                "data.dataset=video_webdataset is streamed by rin train (rin.data.clip_shards), "
+                "not loaded in memory"
+            )
+        return load_clip_shards(data.path, model.frames, model.image_size, model.channels,
+                                data.num_clips, model.num_classes)  # fmt: skip
     if data.dataset == "video_folder":
         if not data.path:
             raise DataError(
@@ -75,8 +86,8 @@ def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train
                        found.skipped_items)  # fmt: skip
     if data.dataset != "moving_mnist":
         raise DataError(
-            f"a video model (model.frames > 0) needs a clip data set (moving_mnist or video_folder), "
-            f"not data.dataset={data.dataset}"
+            "a video model (model.frames > 0) needs a clip data set (moving_mnist, video_folder or "
+            f"video_webdataset), not data.dataset={data.dataset}"
         )
     if split not in MOVING_MNIST_SEEDS:
         raise DataError(f"Moving MNIST has splits train and test, not {split!r}")
@@ -88,7 +99,7 @@ def load_video_dataset(data: DataConfig, model: ModelConfig, split: str = "train
 
 def load_dataset(data: DataConfig, model: ModelConfig, split: str = "train") -> ImageSet:
     """The data set `data` names, checked against `model`; `split` is ignored for folders."""
-    if data.dataset in ("moving_mnist", "video_folder"):
+    if data.holds_clips:
         raise DataError(f"{data.dataset} holds clips: it needs a video model (set model.frames > 0)")
     native = _NATIVE_SHAPE.get(data.dataset)
     if native is not None and native != (model.channels, model.image_size):

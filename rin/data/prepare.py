@@ -5,7 +5,11 @@
 - `folder_to_shards`: an ImageFolder tree (`root/CLASS/*.jpg`, ImageNet's train layout) ->
   `train-*.tar` of centre-cropped, resized images, for `data.dataset=webdataset` (streamed) or
   `cifar10`-style loading. Files are read one at a time, so the set need not fit in memory.
-Samples are shuffled with a fixed seed before they are written (WebDataset reads a shard in order).
+- `video_folder_to_shards`: a Kinetics-style folder (`root/CLASS/VIDEO`, each video a file or a
+  folder of frames) -> `train-*.tar` of fixed-length clips (`KEY.npy` + `KEY.cls`,
+  `rin.data.clip_shards`), for `data.dataset=video_webdataset`. One video is decoded at a time.
+Samples are shuffled with a fixed seed before they are written (WebDataset reads a shard in order;
+the clips of one video stay together, and each video gives `clips_per_video` of them).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from PIL import Image
 
 from rin.data.cifar import CIFAR10_CLASSES
 from rin.data.cifar_archive import read_cifar10_archive
+from rin.data.clip_shards import CLIP_EXT, encode_clip
 from rin.data.folder import _class_files, _load_one
 from rin.data.shard_writer import ShardWriter
+from rin.data.video_folder import ClipSpec, iter_video_clips, video_entries
 from rin.errors import DataError
 
 Progress = Callable[[int], None]  # called with the number of samples just written
@@ -95,6 +101,41 @@ def folder_to_shards(
                 on_written(1)
     if writer.count == 0:
         raise DataError(f"none of the {len(items)} images in {root} could be read")
+    _write_classes(Path(out), names)
+    return writer.shards
+
+
+def video_folder_to_shards(
+    root: str | Path,
+    out: str | Path,
+    spec: ClipSpec,
+    shard_size: int = 1000,
+    split: str = "train",
+    max_videos: int | None = None,
+    on_written: Progress | None = None,
+) -> list[Path]:
+    """Cut `spec`'s clips from every video under `root` into shuffled clip shards.
+
+    The clips equal `load_video_clips(root, ...)`'s with the same settings (they depend on the seed
+    and the video's place in the sorted list, not on the writing order). Videos that cannot be
+    decoded or are too short are skipped with a warning, as `load_video_clips` does."""
+    if not Path(root).expanduser().is_dir():
+        raise DataError(f"video folder {root} does not exist or is not a directory")
+    names, entries = video_entries(root, max_videos)
+    order = np.random.default_rng(spec.seed).permutation(len(entries)).tolist()
+    skipped: list[str] = []
+    with ShardWriter(Path(out), split, shard_size) as writer:
+        for index, label, _, taken in iter_video_clips(entries, spec, order, skipped):
+            for number, (_, clip) in enumerate(taken):
+                key = f"{split}_{index:08d}_{number:03d}"  # the video's index in the sorted list, the clip's
+                writer.write_members(key, {CLIP_EXT: encode_clip(clip), "cls": str(label).encode("ascii")})
+                if on_written is not None:
+                    on_written(1)
+    if writer.count == 0:
+        raise DataError(
+            f"none of the {len(entries)} videos in {root} gave a clip of {spec.span} frames (fewer "
+            f"frames or a smaller stride?); first problem: {skipped[0] if skipped else '?'}"
+        )
     _write_classes(Path(out), names)
     return writer.shards
 

@@ -1,5 +1,7 @@
 """Write WebDataset tar shards (`KEY.png` or `KEY.jpg` + `KEY.cls`), the format rin's loaders read.
 
+`write_members` writes any other members (clip shards: `KEY.npy` + `KEY.cls`, `rin.data.clip_shards`).
+
 Shards are named `{prefix}-000000.tar`, `{prefix}-000001.tar`, ... with `shard_size` samples each.
 Each is written as `.tmp` and renamed when complete, so an interrupted run leaves only whole
 shards (and a `.tmp` to delete); a folder that already holds `{prefix}-*.tar` is refused rather
@@ -51,14 +53,23 @@ class ShardWriter:
         self._tmp: Path | None = None
 
     def write(self, key: str, pixels: np.ndarray, label: int) -> None:
+        """One image sample: uint8 (H, W, C) or (H, W) pixels in the writer's format, and its class."""
+        self.write_members(
+            key, {self.fmt: encode_image(pixels, self.fmt), "cls": str(int(label)).encode("ascii")}
+        )
+
+    def write_members(self, key: str, members: dict[str, bytes]) -> None:
+        """One sample of members `KEY.EXT` holding the given bytes, in the order given."""
+        if "." in key:  # readers split a member name at its first dot: KEY.EXT
+            raise ValueError(f"a WebDataset key holds no dot, got {key!r}")
         if self._tar is None or self.count % self.shard_size == 0:
             self._finish_shard()
             index = len(self.shards)
             self._tmp = self.out / f"{self.prefix}-{index:06d}.tar.tmp"
             self._tar = tarfile.open(self._tmp, "w")
             self.shards.append(self.out / f"{self.prefix}-{index:06d}.tar")
-        self._add(f"{key}.{self.fmt}", encode_image(pixels, self.fmt))
-        self._add(f"{key}.cls", str(int(label)).encode("ascii"))
+        for ext, data in members.items():
+            self._add(f"{key}.{ext}", data)
         self.count += 1
 
     def _add(self, name: str, data: bytes) -> None:

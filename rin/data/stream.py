@@ -1,6 +1,7 @@
 """WebDataset shards streamed from disk or URLs, split over ranks and loader workers, resumable.
 
-For data sets too large to hold in memory (`data.dataset=webdataset`). Each rank runs a
+For data sets too large to hold in memory (`data.dataset=webdataset`; clip shards,
+`video_webdataset`, go through the same classes with a clip decoder, `rin.data.clip_shards`). Each rank runs a
 `DataLoader` with `data.workers` worker processes; rank r's worker w is slot s = r * W + w of
 S = world_size * W slots. Every epoch the shard list is shuffled with a seed of (seed, epoch)
 and the shard at position i goes to slot i mod S, so within an epoch every shard, hence every
@@ -24,7 +25,7 @@ from __future__ import annotations
 import glob
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,12 +49,16 @@ def _is_url(spec: str) -> bool:
     return "://" in spec or spec.startswith("pipe:")
 
 
-def expand_shards(spec: str) -> list[str]:
-    """The shard list a spec names (see the module docstring), in a fixed order."""
+IMAGE_SHARDS_HINT = "make shards from an image folder with: rin data folder --src DIR --size S --out SHARDS"
+
+
+def expand_shards(spec: str, hint: str = IMAGE_SHARDS_HINT) -> list[str]:
+    """The shard list a spec names (see the module docstring), in a fixed order.
+
+    `hint` (how to make the shards) ends the errors for an empty spec or a folder without shards."""
     if not spec:
         raise DataError(
-            "data.path is empty: pass --data SHARDS (a directory, glob, brace pattern or URLs); make "
-            "shards from an image folder with: rin data folder --src DIR --size S --out SHARDS"
+            f"data.path is empty: pass --data SHARDS (a directory, glob, brace pattern or URLs); {hint}"
         )
     shards: list[str] = []
     for part in spec.split("::"):
@@ -68,16 +73,16 @@ def expand_shards(spec: str) -> list[str]:
         else:
             names = [part]
         for name in names:
-            shards.extend(_local(name) if not _is_url(name) else [name])
+            shards.extend(_local(name, hint) if not _is_url(name) else [name])
     return shards
 
 
-def _local(name: str) -> list[str]:
+def _local(name: str, hint: str) -> list[str]:
     path = Path(name).expanduser()
     if path.is_dir():
         found = sorted(str(p) for p in path.glob("*.tar"))
         if not found:
-            raise DataError(f"no .tar shards in {path}: expected WebDataset shards (KEY.jpg + KEY.cls)")
+            raise DataError(f"no .tar shards in {path}: expected WebDataset shards; {hint}")
         return found
     if path.is_file():
         return [str(path)]
@@ -101,7 +106,7 @@ def _open(shard: str) -> IO[bytes]:
     return gopen(shard, "rb")
 
 
-def read_shard(shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+def read_shard(shard: str) -> Generator[tuple[str, dict[str, bytes]], None, None]:
     """(key, {extension: bytes}) per sample of one tar shard (a path or a URL), in order."""
     try:
         stream = _open(shard)
@@ -161,13 +166,19 @@ class ShardStream(IterableDataset):
                     yield image, label, key, slot, epoch, index, read
             epoch, first_shard, already_read = epoch + 1, 0, 0
 
-    def _decode(self, key: str, parts: dict[str, bytes]) -> tuple[torch.Tensor, int]:
-        image_bytes = next((parts[ext] for ext in _IMAGE_EXTS if ext in parts), None)
-        if image_bytes is None:
-            raise ValueError(f"sample {key} has no image member (has {sorted(parts)})")
+    def _label(self, key: str, parts: dict[str, bytes]) -> int:
+        """The `.cls` class index (0 without one), checked against the model's classes."""
         label = int(parts["cls"].decode("ascii").strip()) if "cls" in parts else 0
         if self.num_classes > 0 and not 0 <= label < self.num_classes:
             raise ValueError(f"sample {key} has class {label}, outside 0..{self.num_classes - 1}")
+        return label
+
+    def _decode(self, key: str, parts: dict[str, bytes]) -> tuple[torch.Tensor, int]:
+        """(uint8 image (C, S, S), label); raises ValueError/OSError for a corrupt sample."""
+        image_bytes = next((parts[ext] for ext in _IMAGE_EXTS if ext in parts), None)
+        if image_bytes is None:
+            raise ValueError(f"sample {key} has no image member (has {sorted(parts)})")
+        label = self._label(key, parts)
         with Image.open(io.BytesIO(image_bytes)) as opened:
             image = to_8_bit(opened).convert("RGB" if self.channels == 3 else "L")  # scale 16-bit
         if image.size != (self.image_size, self.image_size):

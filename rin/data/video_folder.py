@@ -11,14 +11,16 @@ frames. Starts are "random" (uniform over the valid starts, from a generator see
 from the first frame to the last valid start). Frames are centre-cropped to a square and resized
 (bicubic) to `image_size`, as the image folder does. A video that cannot be decoded, or has
 fewer frames than one clip needs, is skipped with a warning and counted; if none is usable the
-loader raises DataError. Clips are held in memory as uint8, so for a Kinetics-size set pass
-`max_videos` (clips of 16x64x64 RGB take 196 KB each).
+loader raises DataError. `load_video_clips` holds the clips in memory as uint8 (clips of 16x64x64
+RGB take 196 KB each), so pass `max_videos`, or, for a Kinetics-size set, write clip shards one
+video at a time (`rin data video`, `rin.data.prepare`) and stream them (`rin.data.clip_shards`).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -30,7 +32,15 @@ from PIL import Image
 from rin.data.folder import IMAGE_SUFFIXES
 from rin.errors import DataError
 
-__all__ = ["VIDEO_SUFFIXES", "VideoClipSet", "find_videos", "load_video_clips"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "ClipSpec",
+    "VideoClipSet",
+    "find_videos",
+    "iter_video_clips",
+    "load_video_clips",
+    "video_entries",
+]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".gif"})
 ClipStarts = Literal["random", "even"]
@@ -137,6 +147,79 @@ def _clip_starts(count: int, span: int, clips: int, mode: ClipStarts, rng: np.ra
     return [int(round(s)) for s in np.linspace(0, last, clips)]
 
 
+@dataclass(frozen=True)
+class ClipSpec:
+    """How clips are cut from each video: the settings `load_video_clips` and `rin data video` share."""
+
+    clip_length: int  # F, frames per clip
+    image_size: int  # side of the square frames, in pixels
+    channels: int = 3  # 1 (grey) or 3 (RGB)
+    frame_stride: int = 1  # frames between two frames of a clip
+    clips_per_video: int = 1
+    clip_starts: ClipStarts = "random"
+    seed: int = 0  # with the video's index, seeds its random starts
+
+    def __post_init__(self) -> None:
+        sizes = (self.clip_length, self.frame_stride, self.clips_per_video, self.image_size)
+        if min(sizes) < 1:
+            raise DataError(
+                "clip length, frame stride, clips per video and image size must be positive, got "
+                + ", ".join(str(n) for n in sizes)
+            )
+        if self.channels not in (1, 3):
+            raise DataError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
+        if self.clip_starts not in ("random", "even"):
+            raise DataError(f"clip starts must be random or even, got {self.clip_starts!r}")
+
+    @property
+    def span(self) -> int:
+        """Frames of the video one clip covers."""
+        return (self.clip_length - 1) * self.frame_stride + 1
+
+
+def video_entries(
+    root: str | Path, max_videos: int | None = None
+) -> tuple[list[str], list[tuple[int, Path]]]:
+    """(class names, (label, path) of each video in sorted order, the first `max_videos` if given)."""
+    class_names, class_videos = find_videos(root)
+    entries = [(label, path) for label, paths in enumerate(class_videos) for path in paths]
+    if max_videos is not None:
+        entries = entries[:max_videos]
+    if not entries:
+        raise DataError(f"no videos ({' '.join(sorted(VIDEO_SUFFIXES))} or frame folders) in {root}")
+    if any(path.is_file() for _, path in entries):
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            raise DataError(f"{root} holds video files: decoding them needs PyAV (pip install av)") from None
+    return class_names, entries
+
+
+VideoClips = tuple[int, int, Path, list[tuple[int, np.ndarray]]]  # index, label, path, (start, clip)
+
+
+def iter_video_clips(
+    entries: list[tuple[int, Path]], spec: ClipSpec, order: Iterable[int], skipped: list[str]
+) -> Iterator[VideoClips]:
+    """(index, label, path, [(start, uint8 clip (F, H, W, C))]) of the videos `entries[i]`, i in `order`.
+
+    The clips of video i depend only on (spec, i), not on `order`. A video that cannot be used is
+    skipped with a warning and its "path: reason" appended to `skipped`."""
+    mode = "RGB" if spec.channels == 3 else "L"
+    for index in order:
+        label, path = entries[index]
+        rng = np.random.default_rng([spec.seed, index])
+        try:
+            taken = _clips_of(path, spec.span, spec.frame_stride, spec.clips_per_video, spec.clip_starts,
+                              rng, spec.image_size, mode)  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - one bad video must never end a run (decoders raise many types)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            skipped.append(f"{path}: {reason}")
+            warnings.warn(f"skipping unreadable video {path}: {reason}", stacklevel=2)
+            continue
+        yield index, label, path, taken
+
+
 def load_video_clips(
     root: str | Path,
     clip_length: int,
@@ -149,41 +232,13 @@ def load_video_clips(
     max_videos: int | None = None,
 ) -> VideoClipSet:
     """Clips (N, clip_length, channels, image_size, image_size) uint8 from the videos under `root`."""
-    if clip_length < 1 or frame_stride < 1 or clips_per_video < 1 or image_size < 1:
-        raise ValueError(
-            "clip_length, frame_stride, clips_per_video and image_size must be positive, got "
-            f"{clip_length}, {frame_stride}, {clips_per_video}, {image_size}"
-        )
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    if clip_starts not in ("random", "even"):
-        raise ValueError(f"clip_starts must be random or even, got {clip_starts!r}")
-    class_names, class_videos = find_videos(root)
-    entries = [(label, path) for label, paths in enumerate(class_videos) for path in paths]
-    if max_videos is not None:
-        entries = entries[:max_videos]
-    if not entries:
-        raise DataError(f"no videos ({' '.join(sorted(VIDEO_SUFFIXES))} or frame folders) in {root}")
-    if any(path.is_file() for _, path in entries):
-        try:
-            import av  # noqa: F401
-        except ImportError:
-            raise DataError(f"{root} holds video files: decoding them needs PyAV (pip install av)") from None
-    mode = "RGB" if channels == 3 else "L"
-    span = (clip_length - 1) * frame_stride + 1  # frames one clip covers
+    spec = ClipSpec(clip_length, image_size, channels, frame_stride, clips_per_video, clip_starts, seed)
+    class_names, entries = video_entries(root, max_videos)
     clips: list[np.ndarray] = []
     labels: list[int] = []
     sources: list[str] = []
     skipped: list[str] = []
-    for index, (label, path) in enumerate(entries):
-        rng = np.random.default_rng([seed, index])
-        try:
-            taken = _clips_of(path, span, frame_stride, clips_per_video, clip_starts, rng, image_size, mode)
-        except Exception as error:  # noqa: BLE001 - one bad video must never end a run (decoders raise many types)
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            skipped.append(f"{path}: {reason}")
-            warnings.warn(f"skipping unreadable video {path}: {reason}", stacklevel=2)
-            continue
+    for _, label, path, taken in iter_video_clips(entries, spec, range(len(entries)), skipped):
         for start, clip in taken:
             clips.append(clip)
             labels.append(label)

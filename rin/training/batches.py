@@ -5,9 +5,10 @@ In memory (mnist, cifar10, folder): every rank holds the whole set and draws the
 epoch the ranks' rows are disjoint and cover the set: a deterministic distributed sampler with
 no state to save, and 2 ranks see exactly the data 1 process sees.
 
-Streamed (webdataset): each rank reads its own shards (`rin.data.stream`) and takes
-grad_accum micro-batches from its loader per step; the checkpoint stores every rank's loader
-position so that a resumed run neither repeats nor skips a sample.
+Streamed (webdataset, and video_webdataset for clips): each rank reads its own shards
+(`rin.data.stream`, `rin.data.clip_shards`) and takes grad_accum micro-batches from its loader
+per step; the checkpoint stores every rank's loader position so that a resumed run neither
+repeats nor skips a sample.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch.distributed as dist
 
 from rin.configs.experiment import ExperimentConfig
 from rin.data import BatchStream, ClipSet, ImageSet, random_flip
-from rin.data.stream import ShardBatches, ShardStream, expand_shards, restore
+from rin.data.clip_shards import CLIP_SHARDS_HINT, ClipShardStream
+from rin.data.stream import IMAGE_SHARDS_HINT, ShardBatches, ShardStream, expand_shards, restore
 from rin.training.distributed import World, micro_batch_rows
 
 _FLIP_STREAM = 0x0F12  # per-rank flip seeds of streamed batches, apart from BatchStream's
@@ -51,12 +53,16 @@ class MemoryBatches:
 class StreamedBatches:
     """grad_accum micro-batches per step from this rank's `ShardBatches`."""
 
-    def __init__(self, config: ExperimentConfig, world: World, micro: int, saved: list[dict] | None) -> None:
-        dc, mc = config.data, config.model
-        shards = expand_shards(dc.path)
-        self.shard_count = len(shards)
-        stream = ShardStream(shards, config.train.seed, world.rank, world.size, dc.workers,
-                             mc.channels, mc.image_size, mc.num_classes)  # fmt: skip
+    def __init__(
+        self,
+        stream: ShardStream,
+        config: ExperimentConfig,
+        world: World,
+        micro: int,
+        saved: list[dict] | None,
+    ) -> None:
+        dc = config.data
+        self.shard_count = len(stream.shards)
         if saved:
             restore(stream, saved)
         self.loader = ShardBatches(stream, micro, dc.workers)
@@ -70,7 +76,7 @@ class StreamedBatches:
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         parts = [self.loader.next() for _ in range(self.accum)]
-        images = torch.cat([p[0] for p in parts])  # (B / W, C, H, W)
+        images = torch.cat([p[0] for p in parts])  # (B / W, C, H, W), clips (B / W, F, C, H, W)
         labels = torch.cat([p[1] for p in parts])
         if self.flip:
             state = np.random.SeedSequence((self.seed, step, self.rank, _FLIP_STREAM)).generate_state(
@@ -92,3 +98,15 @@ class StreamedBatches:
         states: list[Any] = [None] * self.world.size
         dist.all_gather_object(states, mine)
         return states
+
+
+def shard_stream(config: ExperimentConfig, world: World) -> ShardStream:
+    """This rank's stream of image shards (webdataset) or clip shards (video_webdataset).
+
+    Made before the model, so that missing shards, or clips of another shape, cost one line."""
+    dc, mc = config.data, config.model
+    clips = dc.dataset == "video_webdataset"
+    shards = expand_shards(dc.path, CLIP_SHARDS_HINT if clips else IMAGE_SHARDS_HINT)
+    common = (shards, config.train.seed, world.rank, world.size, dc.workers, mc.channels, mc.image_size,
+              mc.num_classes)  # fmt: skip
+    return ClipShardStream(*common, frames=mc.frames) if clips else ShardStream(*common)

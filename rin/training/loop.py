@@ -36,7 +36,7 @@ from rin.model.precision import bf16_slowdown_warning
 from rin.progress import progress_bar
 from rin.runtime.distributed import resolve_device
 from rin.runtime.run_dir import check_writable_dir
-from rin.training.batches import MemoryBatches, StreamedBatches
+from rin.training.batches import MemoryBatches, StreamedBatches, shard_stream
 from rin.training.distributed import (
     World,
     broadcast_flag,
@@ -116,6 +116,7 @@ def set_up(
     tc = config.train
     micro = micro_batch_size(tc.batch_size, world, tc.grad_accum)
     data = _in_memory_data(config, data)
+    stream = shard_stream(config, world) if data is None else None  # streamed: checked here, started below
     sharded = tc.shard and world.distributed  # FSDP2; one process has nothing to shard
     if sharded and evaluate is not None and tc.eval_every > 0:
         raise TrainingError("train.eval_every (rin train --eval-ref) is not supported with --shard yet")
@@ -126,10 +127,11 @@ def set_up(
     if resume is not None:
         start, saved = resume_training(resume, run_dir, model, ema, optimizer, config, sharded)
     batches: MemoryBatches | StreamedBatches
-    if data is None:  # streamed
-        batches = StreamedBatches(config, world, micro, saved.get("data"))
-    else:
+    if data is not None:
         batches = MemoryBatches(data, config, world)
+    else:
+        assert stream is not None
+        batches = StreamedBatches(stream, config, world, micro, saved.get("data"))
     run = TrainingRun(
         config, run_dir, world, device, sharded, micro, model, ema, optimizer, invariant,
         net=_net_for_steps(model, config, world, device, sharded),
@@ -144,8 +146,8 @@ def set_up(
 
 
 def _in_memory_data(config: ExperimentConfig, data: ImageSet | ClipSet | None) -> ImageSet | ClipSet | None:
-    """`data`, or `config.data` loaded; None for webdataset shards, which each rank streams."""
-    if config.data.dataset == "webdataset":
+    """`data`, or `config.data` loaded; None for (video_)webdataset shards, which each rank streams."""
+    if config.data.streamed:
         return None
     if data is not None:
         return data

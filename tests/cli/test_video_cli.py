@@ -60,3 +60,24 @@ def test_train_video_model_on_a_folder_of_frame_folders(tmp_path, video_config):
     result = train(config, tmp_path / "run", progress=False)
     assert result.step == 2
     assert len(list((tmp_path / "run" / "samples").glob("*.gif"))) == 1
+
+
+def test_kinetics600_trains_on_clip_shards_from_rin_data_video(tmp_path, frame_folders):
+    """`rin data video` then `rin train --preset kinetics600` (shrunk by --set) streams the shards 2 steps."""
+    src = frame_folders(tmp_path / "src")
+    shards = tmp_path / "shards"
+    assert main(["data", "video", "--src", str(src), "--out", str(shards), "--frames", "4", "--size", "8",
+                 "--shard-size", "2", "--no-progress"]) == 0  # fmt: skip
+    small = ["model.frames=4", "model.context_frames=2", "model.image_size=8", "model.num_latents=4",
+             "model.latent_dim=32", "model.interface_dim=16", "model.num_blocks=1", "model.block_depth=1",
+             "model.latent_heads=2", "model.rw_heads=2", "train.num_samples=1",
+             "train.sample_steps=1"]  # fmt: skip
+    run = tmp_path / "run"
+    argv = ["train", "--preset", "kinetics600", "--data", str(shards), "--steps", "2", "--batch-size", "2",
+            "--out", str(run), "--no-progress", *(arg for s in small for arg in ("--set", s))]  # fmt: skip
+    assert main(argv) == 0
+    assert (run / "checkpoints" / "step_00000002").is_dir()
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    data = next(e for e in events if e["event"] == "data")
+    assert (data["shards"], data["loader_slots"]) == (3, 2)  # streamed: 3 shards over 2 loader workers
+    assert Image.open(next((run / "samples").glob("*.gif"))).n_frames == 4  # held-out clips from the shards

@@ -76,6 +76,15 @@ def test_guidance_settings_need_a_class_conditional_model(override):
         apply_overrides(get_preset("tiny"), ["model.num_classes=0", override])
 
 
+def test_clip_shards_and_image_shards_need_the_matching_model():
+    """video_webdataset needs a video model and webdataset an image one; kinetics600 streams clip shards."""
+    assert get_preset("kinetics600").data.dataset == "video_webdataset"
+    with pytest.raises(ConfigError, match="video_webdataset streams clips: it needs a video model"):
+        apply_overrides(get_preset("tiny"), ["data.dataset=video_webdataset"])
+    with pytest.raises(ConfigError, match="webdataset streams images"):
+        apply_overrides(get_preset("kinetics600"), ["data.dataset=webdataset"])
+
+
 def test_unknown_preset_lists_the_known_ones():
     """An unknown preset name lists the valid names."""
     with pytest.raises(ConfigError, match="cifar10"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import tarfile
 
 import numpy as np
@@ -139,3 +140,97 @@ def test_image_folder_to_shards(tmp_path, capsys):
         assert classes[parts["cls"].decode()] == made[index]
         with Image.open(io.BytesIO(parts["png"])) as image:
             assert image.size == (16, 16) and image.mode == "RGB"
+
+
+def _clip_samples(out):
+    """{key: (uint8 clip (F, H, W, C), label)} of every clip shard in `out`, and the keys in shard order."""
+    from rin.data.clip_shards import read_clip
+
+    samples = [s for shard in sorted(out.glob("train-*.tar")) for s in read_tar_samples(shard)]
+    assert all(sorted(parts) == ["cls", "npy"] for _, parts in samples)
+    keys = [key for key, _ in samples]
+    return {key: (read_clip(parts["npy"], key), int(parts["cls"])) for key, parts in samples}, keys
+
+
+def test_video_folder_to_clip_shards_equal_the_in_memory_clips(tmp_path, frame_folders, capsys):
+    """`rin data video` writes shuffled shards whose clips equal load_video_clips' bit for bit, labels too."""
+    from rin.data.video_folder import load_video_clips
+
+    src = frame_folders(tmp_path / "src")  # 2 classes x 3 videos of 7-9 random 12x10 frames
+    out = tmp_path / "out"
+    assert main(["data", "video", "--src", str(src), "--out", str(out), "--frames", "4", "--size", "8",
+                 "--clips-per-video", "2", "--frame-stride", "2", "--shard-size", "5", "--seed", "3",
+                 "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "wrote 12 clips of 4x8x8x3" in printed and "in 3 train shards" in printed
+    assert (
+        f"rin train --preset kinetics600 --data {out} --set model.frames=4 --set model.image_size=8"
+        in printed
+    )
+    assert len(list(out.glob("train-*.tar"))) == 3  # 12 clips, 5 per shard
+    assert json.loads((out / "classes.json").read_text()) == {"0": "jump", "1": "run"}
+    written, keys = _clip_samples(out)
+    memory = load_video_clips(src, 4, 8, frame_stride=2, clips_per_video=2, seed=3)
+    assert len(written) == len(memory) == 12
+    for i, (clip, label) in enumerate(zip(memory.clips, memory.labels.tolist(), strict=True)):
+        got, got_label = written[f"train_{i // 2:08d}_{i % 2:03d}"]  # video index, clip number
+        assert np.array_equal(got, clip.permute(0, 2, 3, 1).numpy()) and got_label == label
+    videos = [int(key.split("_")[1]) for key in keys[::2]]
+    assert sorted(videos) == list(range(6)) and videos != list(range(6))  # shuffled by video
+
+
+def test_video_files_and_frame_folders_to_clip_shards(tmp_path, frame_folders):
+    """An mp4 (PyAV) beside frame folders is cut into the same clips as the in-memory loader's, grey here."""
+    av = pytest.importorskip("av")
+    from rin.data.video_folder import load_video_clips
+
+    src = frame_folders(tmp_path / "src", classes=("a",), videos=1)
+    with av.open(str(src / "a" / "movie.mp4"), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 30 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = tmp_path / "out"
+    assert main(["data", "video", "--src", str(src), "--out", str(out), "--frames", "5", "--size", "8",
+                 "--channels", "1", "--clip-starts", "even", "--no-progress"]) == 0  # fmt: skip
+    written, _ = _clip_samples(out)
+    memory = load_video_clips(src, 5, 8, channels=1, clip_starts="even")
+    assert [s.rsplit("/", 1)[1].split("@")[0] for s in memory.sources] == ["clip0", "movie.mp4"]
+    for i, clip in enumerate(memory.clips):
+        assert np.array_equal(written[f"train_{i:08d}_000"][0], clip.permute(0, 2, 3, 1).numpy())
+    assert written["train_00000001_000"][0].shape == (5, 8, 8, 1)
+
+
+@pytest.mark.filterwarnings("ignore:skipping unreadable video")
+@pytest.mark.parametrize(
+    ("make", "argv", "message"),
+    [
+        (None, [], "does not exist"),
+        ("empty", [], "no videos"),
+        ("videos", [], r"none of the 6 videos .* clip of 16 frames"),  # kinetics600's 16 > 7..9 frames
+        ("videos", ["--preset", "cifar10"], "image model: pass --frames"),
+        ("videos", ["--frames", "0"], "must be positive"),
+        ("videos", ["--max-videos", "0"], "--max-videos must be >= 1"),
+        ("used", [], "already holds train-"),
+    ],
+)
+def test_bad_video_input_is_a_one_line_error(tmp_path, frame_folders, capsys, make, argv, message):
+    """Missing or empty folder, too-short videos, image preset, bad sizes, used --out: exit 2, one line."""
+    src = tmp_path / "src"
+    if make == "empty":
+        src.mkdir()
+    elif make in ("videos", "used"):
+        frame_folders(src)
+    out = tmp_path / "out"
+    if make == "used":
+        out.mkdir()
+        (out / "train-000000.tar").write_bytes(b"")
+    code = main(["data", "video", "--src", str(src), "--out", str(out), "--no-progress", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1  # (pytest, not stderr, gets the too-short videos' warnings)
+    assert err[0].startswith("rin data: error: ") and re.search(message, err[0])

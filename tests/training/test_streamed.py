@@ -35,6 +35,27 @@ def test_streamed_resume_is_bit_identical(tiny_config, shard_writer, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_streamed_clip_resume_is_bit_identical(tiny_config, video_config, frame_folders, tmp_path):
+    """Clip shards (video_webdataset), 2 workers, stop after 2 of 4 steps, resume: the same weights."""
+    import dataclasses
+
+    from rin.data.prepare import video_folder_to_shards
+    from rin.data.video_folder import ClipSpec
+
+    src = frame_folders(tmp_path / "src")
+    video_folder_to_shards(src, tmp_path / "shards", ClipSpec(6, 8, channels=1), shard_size=2)
+    image = _config(tiny_config, str(tmp_path / "shards"))  # the image test's data and train settings
+    clips = dataclasses.replace(image.data, dataset="video_webdataset")
+    config = dataclasses.replace(image, model=video_config("mask", frames=6, context=3), data=clips)
+    whole = train(config, tmp_path / "whole", progress=False)
+    train(config, tmp_path / "cut", progress=False, stop_after=2)
+    assert load_state(find_checkpoint(tmp_path / "cut"))["extra"]["data"][0]["num_slots"] == 2
+    resumed = train(config, tmp_path / "cut", progress=False, resume="auto")
+    assert resumed.step == whole.step == 4
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.slow
 def test_two_processes_save_both_ranks_positions(shard_writer, tmp_path):
     """torchrun, 2 gloo ranks x 1 worker on streamed shards: the checkpoint holds both ranks' positions."""

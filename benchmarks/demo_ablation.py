@@ -37,7 +37,8 @@ HERE = Path(__file__).resolve().parent / "ablation"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--name", help="variant name (a row of the table)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--preset", default="mnist")
@@ -58,9 +59,12 @@ def score(model: torch.nn.Module, config, num: int, seed: int, grid_path: Path) 
     labels = torch.arange(num) % config.model.num_classes
     generator = torch.Generator().manual_seed(seed)
     shape = (config.model.channels, config.model.image_size, config.model.image_size)
-    samples = generate(model, shape, num, config.diffusion, config.sampling, labels, generator, "cpu", progress=False)
+    samples = generate(
+        model, shape, num, config.diffusion, config.sampling, labels, generator, "cpu", progress=False
+    )
     heldout = load_mnist("test")
-    figures = evaluate_digit_samples(samples, labels, load_or_train_digit_classifier(), heldout.images, heldout.labels)
+    classifier = load_or_train_digit_classifier()
+    figures = evaluate_digit_samples(samples, labels, classifier, heldout.images, heldout.labels)
     figures["variety"] = relative_variety(samples, labels, heldout.images, heldout.labels)
     save_grid(samples[:100], grid_path, nrow=config.model.num_classes)
     return figures
@@ -68,7 +72,8 @@ def score(model: torch.nn.Module, config, num: int, seed: int, grid_path: Path) 
 
 def run_variant(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
-    overrides = [f"train.steps={args.steps}", f"train.seed={args.seed}", "train.sample_every=0", *args.overrides]
+    fixed = [f"train.steps={args.steps}", f"train.seed={args.seed}", "train.sample_every=0"]
+    overrides = [*fixed, *args.overrides]
     config = apply_overrides(get_preset(args.preset), overrides)
     run_dir = Path(args.runs) / f"{args.name}-s{args.seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -91,6 +96,14 @@ def run_variant(args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
+def spread(group: list[dict], key: str, fmt: str) -> str:
+    """One value, or min / median / max of `key` over the rows of `group`."""
+    values = sorted(r[key] for r in group)
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return " / ".join(fmt.format(v) for v in (values[0], statistics.median(values), values[-1]))
+
+
 def table(path: Path) -> str:
     """Markdown: one line per (name, steps), min/median/max over seeds where there are several."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -100,15 +113,14 @@ def table(path: Path) -> str:
     out = ["| variant | overrides | steps | seeds | CPU s/step | accuracy | Frechet proxy | variety |",
            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (name, steps), group in groups.items():
-        def spread(key: str, fmt: str) -> str:
-            values = sorted(r[key] for r in group)
-            if len(values) == 1:
-                return fmt.format(values[0])
-            return " / ".join(fmt.format(v) for v in (values[0], statistics.median(values), values[-1]))
+        acc, fd, var = (
+            spread(group, *f) for f in (("accuracy", "{:.1%}"), ("frechet", "{:.1f}"), ("variety", "{:.3f}"))
+        )
         per_step = statistics.median(r["train_cpu_s"] / r["steps"] for r in group)
         overrides = " ".join(group[0]["overrides"]) or "(preset)"
-        out.append(f"| {name} | `{overrides}` | {steps} | {len(group)} | {per_step:.3f} | "
-                   f"{spread('accuracy', '{:.1%}')} | {spread('frechet', '{:.1f}')} | {spread('variety', '{:.3f}')} |")
+        out.append(
+            f"| {name} | `{overrides}` | {steps} | {len(group)} | {per_step:.3f} | {acc} | {fd} | {var} |"
+        )
     return "\n".join(out)
 
 

@@ -89,7 +89,7 @@ def kinetics600() -> ExperimentConfig:
         "387 GFLOPs reported (unverified); latents, widths, depth, schedule, lr, steps unverified; "
         "data: clip shards written by `rin data video` (Kinetics-600 is not bundled)",
         model=dict(num_latents=384, num_blocks=5, block_depth=5, num_classes=0, frames=16, context_frames=5),
-        train=dict(num_samples=16), data=dict(dataset="video_webdataset"),  # --data: shards of `rin data video`
+        train=dict(num_samples=16), data=dict(dataset="video_webdataset"),  # shards of `rin data video`
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import demo_seeds  # noqa: E402
 from demo_seeds import FIGURES, aggregate, demo_command, markdown, median_report, parse_args, summarize  # noqa: E402
 
-from rin.evaluation.digits import CACHE_FILE_NAME, DigitClassifier, _save_weights  # noqa: E402
+from rin.evaluation.networks.digits import CACHE_FILE_NAME, DigitClassifier, _save_weights  # noqa: E402
 
 
 def report(seed: int, accuracy: float, frechet: float, variety: float = 0.8) -> dict:

@@ -175,7 +175,10 @@ class DiffusionConfig:
     """Forward process and training objective (paper Sec. 3; official `diffusion_utils`)."""
 
     schedule: str = "sigmoid@-3,3,0.9"  # training gamma(t) schedule
-    prediction: Literal["eps", "x0", "v"] = "eps"  # what the network predicts and the loss targets
+    prediction: Literal["eps", "x0", "v"] = "eps"  # what the network predicts (official `pred_type`)
+    # the space of the MSE (official `loss_type`): "prediction" = the network's own output; another
+    # space converts the output first, e.g. prediction "v" with loss "x0": x0 = alpha x_t - sigma v_hat
+    loss: Literal["prediction", "eps", "x0", "v"] = "prediction"
     input_scale: float = 1.0  # b: data in [-b, b] (input scaling, Chen 2023)
     normalize_input: bool = False  # divide x_t by its per-example std before the network
     self_cond_rate: float = 0.9  # fraction of examples that see pass-1 latents in training
@@ -187,6 +190,7 @@ class DiffusionConfig:
         _check_finite(self, "diffusion")
         parse_gamma_schedule(self.schedule, "diffusion.schedule")
         _check_choice(self, "diffusion", "prediction")
+        _check_choice(self, "diffusion", "loss")
         _check(self.input_scale > 0, f"diffusion.input_scale must be positive, got {self.input_scale}")
         _check(
             0.0 <= self.self_cond_rate <= 1.0,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from rin.configs.experiment import DiffusionConfig
-from rin.diffusion.parameterization import add_noise, training_target
+from rin.diffusion.parameterization import add_noise, convert, training_target
 from rin.diffusion.scaling import network_input
 from rin.diffusion.schedules import get_schedule
 from rin.model.embeddings import NULL_LABEL
@@ -136,7 +136,9 @@ def diffusion_loss(
     labels_1 = drop_labels(labels, noise.drop_first)
     prev = self_conditioning_latents(model, net_in, gamma, labels_1, config.self_cond_rate, noise.keep)
     output, _ = model(net_in, gamma, drop_labels(labels, noise.drop_second), prev)
-    target = training_target(x0, eps, gamma, config.prediction)
+    space = config.prediction if config.loss == "prediction" else config.loss
+    target = training_target(x0, eps, gamma, space)
+    output = convert(output.float(), x_t.float(), gamma, config.prediction, space)
     # plain, unweighted MSE over all elements, in float32 even under bf16 autocast
     per_example = (output.float() - target.float()).pow(2).flatten(1).mean(dim=1)  # (B,)
     return LossOutput(loss=per_example.mean(), per_example=per_example.detach(), t=t)

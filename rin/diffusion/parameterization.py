@@ -49,6 +49,20 @@ def to_x0(
     return alpha * x_t - sigma * output
 
 
+def convert(
+    output: torch.Tensor, x_t: torch.Tensor, gamma: torch.Tensor, source: Prediction, space: Prediction
+) -> torch.Tensor:
+    """The network output of kind `source` expressed in `space` (eps, x0 or v), given x_t."""
+    if space == source:
+        return output
+    if space == "x0":
+        return to_x0(output, x_t, gamma, source)
+    if space == "eps":
+        return to_eps(output, x_t, gamma, source)
+    alpha, sigma = _alpha_sigma(gamma, x_t)  # v = alpha eps - sigma x0
+    return alpha * to_eps(output, x_t, gamma, source) - sigma * to_x0(output, x_t, gamma, source)
+
+
 def eps_from_x0(x0: torch.Tensor, x_t: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     """eps implied by x0 and x_t; used to re-derive eps after clipping x0."""
     alpha, sigma = _alpha_sigma(gamma, x_t)

@@ -12,7 +12,11 @@ from rin.configs import PRESETS, get_preset
 # Dumped from commit 7274077, when every preset still restated each field.
 FROZEN = json.loads((Path(__file__).parent / "fixtures" / "presets_7274077.json").read_text())
 # fields added since, with the value every preset has (the base's default)
-ADDED = {"sampling": {"grid": "uniform", "carry": "every"}, "train": {"tensorboard": False}}
+ADDED = {
+    "sampling": {"grid": "uniform", "carry": "every"},
+    "train": {"tensorboard": False},
+    "diffusion": {"loss": "prediction"},
+}
 # deliberate, measured changes to a preset since the freeze (each explained in the preset's docstring)
 CHANGED: dict[str, dict[str, object]] = {
     # 5x fewer calls for the same quality (README "Samplers"): DDPM on the Karras grid, 20 calls

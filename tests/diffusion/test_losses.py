@@ -99,3 +99,35 @@ def test_no_label_dropout_by_default(tiny_config):
     recorder = LabelRecorder()
     diffusion_loss(recorder, torch.zeros(64, 1, 2, 2), labels, tiny_config.diffusion)
     assert all(torch.equal(seen, labels) for seen in recorder.labels)
+
+
+def test_loss_in_another_space_converts_the_output_first(tiny_config):
+    """prediction v with loss x0: the MSE is between x0 = alpha x_t - sigma v_hat and the data x0."""
+    model = RIN(tiny_config.model)
+    config = dataclasses.replace(tiny_config.diffusion, self_cond_rate=0.0, prediction="v", loss="x0")
+    x0 = torch.rand(2, 1, 32, 32) * 2 - 1
+    t, eps = torch.tensor([0.3, 0.7]), torch.randn(2, 1, 32, 32)
+    labels = torch.tensor([3, 4])
+    out = diffusion_loss(model, x0, labels, config, t=t, eps=eps)
+    gamma = get_schedule(config.schedule)(t)
+    x_t = add_noise(x0, gamma, eps)
+    v_hat, _ = model(x_t, gamma, labels, None)
+    alpha, sigma = gamma.sqrt().view(-1, 1, 1, 1), (1 - gamma).sqrt().view(-1, 1, 1, 1)
+    expected = (alpha * x_t - sigma * v_hat - x0).pow(2).mean()
+    torch.testing.assert_close(out.loss, expected)
+    # positive control: the loss in the prediction's own space is another number
+    own = diffusion_loss(model, x0, labels, dataclasses.replace(config, loss="prediction"), t=t, eps=eps)
+    assert abs(own.loss.item() - out.loss.item()) > 1e-3
+
+
+def test_an_exact_prediction_has_zero_loss_in_every_space(tiny_config):
+    """A model returning the true target of its prediction type has loss 0 whatever the loss space."""
+    x0 = torch.rand(4, 1, 8, 8) * 2 - 1
+    eps, t = torch.randn_like(x0), torch.tensor([0.05, 0.3, 0.6, 0.95])
+    gamma = get_schedule(tiny_config.diffusion.schedule)(t)
+    for prediction in ("eps", "x0", "v"):
+        exact = OracleModel(training_target(x0, eps, gamma, prediction))
+        for loss in ("prediction", "eps", "x0", "v"):
+            config = dataclasses.replace(tiny_config.diffusion, prediction=prediction, loss=loss)
+            out = diffusion_loss(exact, x0, None, config, t=t, eps=eps)
+            assert out.loss.item() < 1e-9, (prediction, loss)

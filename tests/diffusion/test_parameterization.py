@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rin.diffusion import add_noise, to_eps, to_x0, training_target
+from rin.diffusion.parameterization import convert
 
 
 @pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
@@ -25,3 +26,15 @@ def test_v_definition():
     x0, eps = torch.ones(1, 1), torch.full((1, 1), 2.0)
     gamma = torch.tensor([0.64])
     assert training_target(x0, eps, gamma, "v").item() == pytest.approx(0.8 * 2 - 0.6 * 1)
+
+
+@pytest.mark.parametrize("source", ["eps", "x0", "v"])
+@pytest.mark.parametrize("space", ["eps", "x0", "v"])
+def test_convert_maps_each_exact_target_onto_the_others(source, space):
+    """convert(target of `source`) equals the target of `space`, for every pair of kinds."""
+    x0 = torch.randn(5, 3, 4, 4, dtype=torch.float64)
+    eps = torch.randn_like(x0)
+    gamma = torch.tensor([0.01, 0.2, 0.5, 0.8, 0.99], dtype=torch.float64)
+    x_t = add_noise(x0, gamma, eps)
+    converted = convert(training_target(x0, eps, gamma, source), x_t, gamma, source, space)
+    torch.testing.assert_close(converted, training_target(x0, eps, gamma, space))

@@ -39,6 +39,11 @@ def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-other-inception-weights", action="store_true",
         help="use --inception-weights whose SHA-256 is not the FID file's (results are marked: not FID)",
     )  # fmt: skip
+    parser.add_argument(
+        "--resize", choices=["torch", "tf"],
+        help="Inception input resize to 299: torch (pytorch-fid's, the default) or tf (TF1's, as "
+        "torch-fidelity, the TF FID code and ADM's evaluator); recorded in the statistics",
+    )  # fmt: skip
     parser.add_argument("--i3d-weights", help="path of pytorch-i3d's rgb_imagenet.pt (for --extractor i3d)")
     parser.add_argument("--proxy-data", help="CIFAR-10 shards to train the cifar10-proxy on if not cached")
     parser.add_argument("--device", default="auto")
@@ -138,7 +143,7 @@ def run_stats(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     extractor = get_extractor(args.extractor, args.inception_weights, args.proxy_data,
                               device, not args.no_progress, args.i3d_weights,
-                              args.allow_other_inception_weights)  # fmt: skip
+                              args.allow_other_inception_weights, args.resize)  # fmt: skip
     real, source = _load_real(args)
     if (real.ndim == 5) != extractor.video:
         raise RinError(
@@ -146,11 +151,12 @@ def run_stats(args: argparse.Namespace) -> int:
         )
     stats = compute_reference(
         real, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id,
-        batch_size=16 if extractor.video else 500,
+        batch_size=16 if extractor.video else 500, resize=extractor.resize,
     )  # fmt: skip
     save_reference(args.out, stats)
+    resize = f", --resize {extractor.resize}" if extractor.resize else ""
     print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} {stats.resolution} images "
-          f"({source})")  # fmt: skip
+          f"({source}{resize})")  # fmt: skip
     return 0
 
 
@@ -176,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         not args.no_progress,
         args.i3d_weights,
         args.allow_other_inception_weights,
+        args.resize,
     )
     if extractor.video and args.checkpoint is not None:
         raise RinError(
@@ -311,7 +318,8 @@ def _draw(
 def _print(result: dict[str, object]) -> None:
     shown = {k: v for k, v in result.items() if k != "run_dir"}
     name = str(result["metric"])
-    print(f"{name}: {result['frechet']:.4f}")
+    resize = f" (--resize {result['resize']})" if "resize" in result else ""
+    print(f"{name}: {result['frechet']:.4f}{resize}")
     if "inception_score" in result:
         print(f"Inception Score: {result['inception_score']:.3f} +- {result['inception_score_std']:.3f}")
     if "kid" in result:

@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--allow-other-inception-weights", action="store_true",
         help="use --inception-weights whose SHA-256 is not the FID file's",
     )  # fmt: skip
+    parser.add_argument(
+        "--eval-resize", choices=["torch", "tf"],
+        help="Inception input resize, as rin evaluate --resize (default torch); must match --eval-ref's",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -120,7 +124,8 @@ def _evaluator(
     from rin.sampling.sample_set import draw_sample_set
 
     extractor = get_extractor(args.eval_extractor, args.inception_weights, config.data.path or None, device,
-                              allow_other_inception_weights=args.allow_other_inception_weights)  # fmt: skip
+                              allow_other_inception_weights=args.allow_other_inception_weights,
+                              resize=args.eval_resize)  # fmt: skip
     reference = reference_for(args.eval_ref, extractor)  # rin stats, or an image batch .npz (ADM's)
     size = config.model.image_size
     reference.check_resolution(size, size, "this model's samples")  # before training, not at the first eval

@@ -7,6 +7,8 @@ as a "classifier-feature Frechet distance (proxy, not FID)". Every extractor car
 weights id that reference statistics record, so statistics of one are never compared with another.
 `i3d` (the Kinetics-400 I3D, rin.evaluation.networks.i3d) reads clips (B, F, C, H, W), not images: its
 400 logits are the features and the Frechet distance is printed as FVD.
+The Inception's input handling is chosen by `resize`: "torch" (pytorch-fid's, the default) or
+"tf" (the TF graph's, as torch-fidelity and ADM's evaluator); it is recorded with the statistics too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from rin.errors import EvaluationError
+from rin.evaluation.networks.resize import RESIZES, Resize
 
 EXTRACTORS = ("inception", "cifar10-proxy", "digits", "i3d")
 PROXY_LABEL = "classifier-feature Frechet distance (proxy, not FID)"
@@ -39,6 +42,7 @@ class Extractor:
     video: bool = False  # True: features of uint8 clips (B, F, C, H, W)
     metric: str = "FID"  # the name of the Frechet distance when `standard`
     proxy_label: str = PROXY_LABEL  # its name otherwise
+    resize: str = ""  # the Inception's input resize, "torch" or "tf"; "" for extractors without the option
 
 
 def weights_fingerprint(module: nn.Module) -> str:
@@ -58,15 +62,21 @@ def get_extractor(
     progress: bool = True,
     i3d_weights: str | None = None,
     allow_other_inception_weights: bool = False,
+    resize: Resize | None = None,
 ) -> Extractor:
     """Build the extractor `kind` (one of EXTRACTORS); weights are loaded (or trained) here.
 
     Inception weights other than the FID file (allowed only with `allow_other_inception_weights`)
     give an extractor of another name, so its reference statistics never mix with real FID ones,
-    and its distance is not printed as FID (nor an Inception Score).
+    and its distance is not printed as FID (nor an Inception Score). `resize` ("torch", the
+    default, or "tf") is the Inception's input handling; the other extractors refuse it.
     """
     if kind == "inception":
-        return _inception_extractor(inception_weights, device, progress, allow_other_inception_weights)
+        return _inception_extractor(
+            inception_weights, device, progress, allow_other_inception_weights, resize or "torch"
+        )
+    if resize is not None and kind in EXTRACTORS:
+        raise EvaluationError(f"--resize applies to --extractor inception only, not {kind}")
     if kind == "cifar10-proxy":
         return _cifar_proxy_extractor(proxy_data or "", progress)
     if kind == "digits":
@@ -77,7 +87,7 @@ def get_extractor(
 
 
 def _inception_extractor(
-    weights: str | None, device: torch.device | str, progress: bool, allow_other: bool
+    weights: str | None, device: torch.device | str, progress: bool, allow_other: bool, resize: Resize
 ) -> Extractor:
     """The FID Inception; any other weights get another name, so they never pass for FID."""
     from rin.evaluation.networks.inception import (
@@ -87,16 +97,20 @@ def _inception_extractor(
         load_fid_inception,
     )
 
-    inception = load_fid_inception(weights, device=device, progress=progress, allow_other=allow_other)
+    if resize not in RESIZES:  # before the weights are hashed
+        raise EvaluationError(f"unknown --resize {resize!r}: use one of {', '.join(RESIZES)}")
+    inception = load_fid_inception(
+        weights, device=device, progress=progress, allow_other=allow_other, resize=resize
+    )
 
     def inception_features(images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return extract_features(inception, images, device=device)
 
     digest = inception.weights_sha256 or ""
     if digest == WEIGHTS_SHA256:
-        return Extractor(EXTRACTOR_NAME, digest, True, inception_features)
+        return Extractor(EXTRACTOR_NAME, digest, True, inception_features, resize=resize)
     return Extractor(f"{EXTRACTOR_NAME}+other-weights", digest, False, inception_features,
-                     proxy_label=OTHER_INCEPTION_LABEL)  # fmt: skip
+                     proxy_label=OTHER_INCEPTION_LABEL, resize=resize)  # fmt: skip
 
 
 def _cifar_proxy_extractor(proxy_data: str, progress: bool) -> Extractor:

@@ -4,7 +4,8 @@ ADM (Dhariwal & Nichol 2021, `guided-diffusion/evaluations`) publishes each refe
 `.npz` whose `arr_0` holds uint8 (N, H, W, 3) images (its `mu`/`sigma` come from the TensorFlow
 Inception graph, which rin does not run, so they are ignored). `reference_for` accepts such a
 file directly: it extracts features of `arr_0` with the chosen extractor once and caches the
-statistics beside it as `NAME.<extractor>-<weights>.stats.npz`, keyed by the batch file's sha256.
+statistics beside it as `NAME.<extractor>-<weights>.stats.npz` (`...-resize-tf.stats.npz` for
+`--resize tf`), keyed by the batch file's sha256.
 A rin statistics file (from `rin evaluate stats`) is loaded as it is.
 """
 
@@ -43,7 +44,9 @@ def read_image_batch(path: Path) -> np.ndarray:
 
 
 def cache_path(path: Path, extractor: Extractor) -> Path:
-    return path.with_name(f"{path.stem}.{extractor.name}-{extractor.weights_id[:12]}.stats.npz")
+    """Where the statistics of image batch `path` are cached for `extractor` (each resize its own)."""
+    resize = f"-resize-{extractor.resize}" if extractor.resize not in ("", "torch") else ""
+    return path.with_name(f"{path.stem}.{extractor.name}-{extractor.weights_id[:12]}{resize}.stats.npz")
 
 
 def reference_for(ref: str | Path, extractor: Extractor, batch_size: int = 500) -> ReferenceStats:
@@ -51,20 +54,24 @@ def reference_for(ref: str | Path, extractor: Extractor, batch_size: int = 500) 
     path = Path(ref).expanduser()
     keys = _keys(path)
     if "format_version" in keys or "arr_0" not in keys:  # a rin statistics file, or a foreign one
-        return load_reference(path, extractor.name, expected_weights=extractor.weights_id)
+        return load_reference(
+            path, extractor.name, expected_weights=extractor.weights_id, expected_resize=extractor.resize
+        )
     if extractor.video:
         raise EvaluationError(f"{path} holds images; --extractor {extractor.name} scores clips")
     file_hash = file_sha256(path)
     cached = cache_path(path, extractor)
     if cached.is_file():
-        stats = load_reference(cached, extractor.name, expected_weights=extractor.weights_id)
+        stats = load_reference(
+            cached, extractor.name, expected_weights=extractor.weights_id, expected_resize=extractor.resize
+        )
         if stats.source.endswith(f"sha256 {file_hash}"):
             return stats
     images = read_image_batch(path)
     source = f"image batch {path.name} ({len(images)} images, arr_0), sha256 {file_hash}"
     stats = compute_reference(
         images, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id,
-        batch_size=batch_size,
+        batch_size=batch_size, resize=extractor.resize,
     )  # fmt: skip
     try:
         save_reference(cached, stats)

@@ -7,7 +7,9 @@ name, its weights id (e.g. the sha256 of the weight file), the number of images 
 fingerprint of the images (sha256 over their shape and uint8 bytes, in order), and
 `load_reference` refuses a mismatch with a one-line `EvaluationError`. The resolution of the
 images is recorded too, and `check_resolution` refuses samples of another one (64x64 samples
-scored against 32x32 statistics give a number, but a meaningless one). Features are kept
+scored against 32x32 statistics give a number, but a meaningless one), and so is the
+Inception's input resize (`--resize torch` or `tf`: the same images give other features, so a
+reference of one is refused when scoring with the other). Features are kept
 (float32) for KID and precision/recall; mu and sigma (float64) for FID. Files are read with
 `np.load(allow_pickle=False)`: a file holding pickled objects is refused, never unpickled.
 """
@@ -39,8 +41,9 @@ __all__ = [
 FORMAT_VERSION = 1
 _TEXT_FIELDS = ("extractor", "weights_id", "source", "fingerprint")
 _KEYS = ("mu", "sigma", "features", "num_images", "format_version", *_TEXT_FIELDS)
-# added later, so optional when reading: files written before it have no resolution (not checked)
-_OPTIONAL_TEXT_FIELDS = ("resolution",)
+# added later, so optional when reading: files written before them have no resolution (not
+# checked) and no resize (they resized as torch does, the only resize then, or not at all)
+_OPTIONAL_TEXT_FIELDS = ("resolution", "resize")
 
 Images = np.ndarray | torch.Tensor | Iterable[np.ndarray | torch.Tensor]
 
@@ -59,6 +62,11 @@ class ReferenceStats:
     num_images: int
     format_version: int = FORMAT_VERSION
     resolution: str = ""  # "HxW" of the images (of each frame for clips); "" in files that predate it
+    resize: str = ""  # the Inception's input resize, "torch" or "tf"; "" means torch's or none (see above)
+
+    def check_resize(self, resize: str) -> None:
+        """Refuse statistics whose Inception resize is not `resize` (EvaluationError, one line)."""
+        _refuse_other_resize(self.resize, resize, f"of {self.source}")
 
     def check_resolution(self, height: int, width: int, what: str = "the samples") -> None:
         """Refuse images of another resolution than the reference's (EvaluationError, one line)."""
@@ -67,6 +75,16 @@ class ReferenceStats:
                 f"{what} are {height}x{width} but the reference statistics are of {self.resolution} "
                 f"images ({self.source}): recompute them with `rin evaluate stats --image-size {height}`"
             )
+
+
+def _refuse_other_resize(recorded: str, expected: str, where: str) -> None:
+    """EvaluationError (one line) unless statistics made with `recorded` fit an extractor's `expected`."""
+    recorded, expected = recorded or "torch", expected or "torch"  # "": torch's resize, or none at all
+    if recorded != expected:
+        raise EvaluationError(
+            f"reference statistics {where} were computed with --resize {recorded}, not --resize {expected}: "
+            f"score with --resize {recorded} or recompute them with `rin evaluate stats --resize {expected}`"
+        )
 
 
 def _uint8_batches(images: Images, batch_size: int) -> Iterator[np.ndarray]:
@@ -136,6 +154,7 @@ def compute_reference(
     source: str,
     weights_id: str = "",
     batch_size: int = 500,
+    resize: str = "",
 ) -> ReferenceStats:
     """Extract features of uint8 images and summarise them as ReferenceStats.
 
@@ -147,6 +166,7 @@ def compute_reference(
         source: a description of the images (data set, split, path), for people.
         weights_id: the extractor's weights (e.g. `FIDInceptionV3.weights_sha256`).
         batch_size: rows per extractor call when `images` is one array.
+        resize: the extractor's input resize (`Extractor.resize`), recorded and checked on loading.
     """
     fingerprint = _Fingerprint()
     chunks: list[np.ndarray] = []
@@ -174,6 +194,7 @@ def compute_reference(
         fingerprint=fingerprint.digest.hexdigest(),
         num_images=fingerprint.count,
         resolution="x".join(map(str, fingerprint.image_shape[-2:])) if fingerprint.image_shape else "",
+        resize=resize,
     )
 
 
@@ -217,20 +238,8 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_reference(
-    path: str | os.PathLike[str],
-    expected_extractor: str,
-    fingerprint: str | None = None,
-    expected_weights: str | None = None,
-) -> ReferenceStats:
-    """Read statistics written by `save_reference`, refusing (EvaluationError) any that do not fit.
-
-    Refused: an unreadable or pickle-holding file, another format version, another extractor,
-    other extractor weights (if `expected_weights` is given), other images (if `fingerprint`,
-    from `image_fingerprint`, is given) and inconsistent or non-finite arrays.
-    """
-    file = Path(path).expanduser()
-    arrays = _read_arrays(file)
+def _read_text(file: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """The metadata strings (0-d unicode arrays); optional ones only where the file has them."""
     if any(arrays[name].ndim != 0 or arrays[name].dtype.kind != "U" for name in _TEXT_FIELDS):
         raise EvaluationError(f"{file} is not a rin reference statistics file: malformed metadata")
     text = {name: str(arrays[name][()]) for name in _TEXT_FIELDS}
@@ -239,6 +248,26 @@ def load_reference(
             if arrays[name].ndim != 0 or arrays[name].dtype.kind != "U":
                 raise EvaluationError(f"{file} is not a rin reference statistics file: malformed {name}")
             text[name] = str(arrays[name][()])
+    return text
+
+
+def load_reference(
+    path: str | os.PathLike[str],
+    expected_extractor: str,
+    fingerprint: str | None = None,
+    expected_weights: str | None = None,
+    expected_resize: str | None = None,
+) -> ReferenceStats:
+    """Read statistics written by `save_reference`, refusing (EvaluationError) any that do not fit.
+
+    Refused: an unreadable or pickle-holding file, another format version, another extractor,
+    other extractor weights (if `expected_weights` is given), another input resize (if
+    `expected_resize` is given; "" and "torch" are one), other images (if `fingerprint`, from
+    `image_fingerprint`, is given) and inconsistent or non-finite arrays.
+    """
+    file = Path(path).expanduser()
+    arrays = _read_arrays(file)
+    text = _read_text(file, arrays)
     version = int(arrays["format_version"])
     if version != FORMAT_VERSION:
         raise EvaluationError(f"{file} has format version {version}, not {FORMAT_VERSION}: recompute it")
@@ -251,6 +280,8 @@ def load_reference(
             f"{file} was computed with extractor weights {text['weights_id'][:16]!r}, "
             f"not {expected_weights[:16]!r}: recompute it"
         )
+    if expected_resize is not None:
+        _refuse_other_resize(text.get("resize", ""), expected_resize, str(file))
     if fingerprint is not None and text["fingerprint"] != fingerprint:
         raise EvaluationError(
             f"{file} was computed from other images ({text['source']!r}, fingerprint "

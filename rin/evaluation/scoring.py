@@ -56,6 +56,7 @@ def score_samples(
             f"reference statistics were made with {reference.extractor}, not {extractor.name}: "
             "recompute them with `rin evaluate stats` and the same --extractor"
         )
+    reference.check_resize(extractor.resize)
     reference.check_resolution(int(samples.shape[-2]), int(samples.shape[-1]))
     features, logits = extract(extractor, samples, batch_size)
     mu, sigma = feature_statistics(features)
@@ -70,6 +71,8 @@ def score_samples(
         "num_samples": int(len(samples)),
         "num_reference": int(reference.num_images),
     }
+    if extractor.resize:
+        result["resize"] = extractor.resize
     if kid_subsets > 0:  # torch-fidelity's defaults: 100 subsets of 1000 rows, clipped to the smaller set
         size = min(KID_SUBSET_SIZE, len(features), reference.num_images)
         kid, kid_std = kernel_inception_distance(reference.features, features, kid_subsets, size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from rin.errors import EvaluationError
 from rin.evaluation.extractors import Extractor
 from rin.evaluation.image_batch_reference import cache_path, reference_for
 from rin.evaluation.reference import compute_reference, save_reference
+from rin.evaluation.scoring import score_samples
 
 
 class CountingExtractor:
@@ -72,3 +75,22 @@ def test_bad_image_batches_are_refused(tmp_path):
         reference_for(tmp_path / "float.npz", stub.extractor)
     with pytest.raises(EvaluationError, match="not found"):
         reference_for(tmp_path / "missing.npz", stub.extractor)
+
+
+def test_each_resize_has_its_own_cache(tmp_path):
+    """An image batch scored with --resize tf is cached apart from torch's, records tf, and the torch
+    statistics are not taken for it, nor scored with it."""
+    path = tmp_path / "VIRTUAL_ref.npz"
+    images = _adm_batch(path, 0)
+    stub = CountingExtractor()
+    torch_extractor = dataclasses.replace(stub.extractor, resize="torch")
+    tf_extractor = dataclasses.replace(stub.extractor, resize="tf")
+    assert cache_path(path, torch_extractor) == cache_path(path, stub.extractor)  # names kept from before
+    assert cache_path(path, tf_extractor).name.endswith("-resize-tf.stats.npz")
+    torch_stats = reference_for(path, torch_extractor)
+    assert torch_stats.resize == "torch"
+    with pytest.raises(EvaluationError, match="--resize torch, not --resize tf"):
+        score_samples(images.transpose(0, 3, 1, 2), torch_stats, tf_extractor)
+    stub.calls = 0
+    assert reference_for(path, tf_extractor).resize == "tf" and stub.calls > 0  # computed, not reused
+    assert len(list(tmp_path.glob("VIRTUAL_ref.*.stats.npz"))) == 2

@@ -185,3 +185,22 @@ def test_resolution_is_recorded_and_checked(tmp_path: Path, stats: ReferenceStat
         older = {key: data[key] for key in data.files if key != "resolution"}
     np.savez(tmp_path / "old.npz", **older)
     assert load_reference(tmp_path / "old.npz", EXTRACTOR).resolution == ""
+
+
+def test_resize_is_recorded_and_a_mismatch_refused(tmp_path: Path, images: np.ndarray) -> None:
+    """Statistics record the Inception resize; loading or scoring with the other one is a one-line error,
+    and a file written before the field existed counts as torch's resize (the only one then)."""
+    made = compute_reference(images, EXTRACTOR, _toy_extractor, "toy set", resize="tf")
+    save_reference(tmp_path / "tf.npz", made)
+    assert load_reference(tmp_path / "tf.npz", EXTRACTOR, expected_resize="tf").resize == "tf"
+    message = _single_line_error(load_reference, tmp_path / "tf.npz", EXTRACTOR, expected_resize="torch")
+    assert "--resize tf, not --resize torch" in message and "rin evaluate stats --resize torch" in message
+    assert "--resize tf, not --resize torch" in _single_line_error(made.check_resize, "torch")
+    made.check_resize("tf")
+    with np.load(tmp_path / "tf.npz") as data:
+        older = {key: data[key] for key in data.files if key != "resize"}
+    np.savez(tmp_path / "old.npz", **older)
+    assert load_reference(tmp_path / "old.npz", EXTRACTOR, expected_resize="torch").resize == ""
+    assert load_reference(tmp_path / "old.npz", EXTRACTOR, expected_resize="").resize == ""
+    message = _single_line_error(load_reference, tmp_path / "old.npz", EXTRACTOR, expected_resize="tf")
+    assert "--resize torch, not --resize tf" in message

@@ -5,5 +5,6 @@
 `digits`: a small MNIST classifier, the demo's accuracy judge and feature extractor.
 `cifar_proxy`: a CIFAR-10 classifier the project trains itself, a labelled proxy for the
 FID Inception where its weights cannot be had (classifier-feature Frechet distance, not FID).
+`resize`: the two bilinear resizes to a network's input size, torch's and TF1's.
 `weights`: the weight cache folder and the checks the loaders share.
 """

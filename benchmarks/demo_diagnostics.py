@@ -3,6 +3,7 @@
     python benchmarks/demo_diagnostics.py proxy             # how the Frechet proxy reacts to damage
     python benchmarks/demo_diagnostics.py recon RUN_DIR     # x0 predictions of real digits, low noise
     python benchmarks/demo_diagnostics.py partial RUN_DIR   # real digits noised to sigma0, then sampled
+    python benchmarks/demo_diagnostics.py interval RUN_DIR  # guidance only below --sigma-max
 
 `proxy` perturbs 500 real training digits (noise, blur, block offsets, speckle, ...) and scores them
 against the held-out digits, so a Frechet figure can be read as "looks like real digits with this
@@ -10,12 +11,15 @@ much damage". `recon` feeds real digits at low noise to the model and scores its
 model that cannot reproduce clean digits would show it here). `partial` noises real digits to
 sigma0 (EDM sigma: x_t / alpha = x0 + sigma eps), runs the demo's DDPM from there to 0 in 12 steps
 and scores the results: the noise levels from which the samples drift away from real digits are
-the levels the model denoises badly. Digits are 50 per class; one thread; fixed seeds.
+the levels the model denoises badly. `interval` samples 500 digits with the run's own sampler,
+guided only where sigma <= --sigma-max (a guidance interval), against guidance everywhere. Digits
+are 50 per class; one thread; fixed seeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -25,7 +29,9 @@ import torch.nn.functional as F
 from rin.checkpoints import load_model
 from rin.data import load_mnist
 from rin.diffusion.parameterization import eps_from_x0
+from rin.diffusion.schedules import get_schedule
 from rin.evaluation import evaluate_digit_samples, load_or_train_digit_classifier, relative_variety
+from rin.sampling import sample
 from rin.sampling.denoiser import RINDenoiser
 from rin.sampling.first_order import ddpm_step
 
@@ -132,13 +138,49 @@ def partial(run: str, guidance: float, steps: int = 12) -> None:
         report(f"sampled from sigma {sigma0:g}", (x + 1) / 2, labels)
 
 
+class IntervalGuidance(RINDenoiser):
+    """Guidance weight `weight` where sigma(gamma) <= sigma_max, none above (one call per level)."""
+
+    def __init__(self, *args, weight: float, sigma_max: float, **kwargs) -> None:
+        super().__init__(*args, guidance=weight, **kwargs)
+        self.weight, self.sigma_max = weight, sigma_max
+
+    def __call__(self, x_t: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        sigma = math.sqrt((1 - gamma[0].item()) / gamma[0].item())  # every row shares the level
+        self.guidance = self.weight if sigma <= self.sigma_max else 0.0
+        return super().__call__(x_t, gamma)
+
+
+def interval(run: str, sigma_max: float, overrides: dict[str, object], num: int = 500) -> None:
+    model, config = load_model(run)
+    s = dataclasses.replace(config.sampling, **{k: v for k, v in overrides.items() if v is not None})
+    labels = torch.arange(num) % 10
+    for limit in (math.inf, sigma_max):
+        denoise = IntervalGuidance(
+            model, config.diffusion.prediction, labels=labels, weight=s.guidance, sigma_max=limit
+        )
+        g = torch.Generator().manual_seed(1)
+        x_T = torch.randn((num, 1, 32, 32), generator=g)
+        schedule = get_schedule(s.schedule)
+        clip = config.diffusion.input_scale if s.clip_x0 else None
+        x = sample(denoise, x_T, schedule, s.steps, s.sampler, g, clip, s.time_difference, grid=s.grid)
+        name = (
+            f"{s.sampler} {s.steps} {s.grid} td {s.time_difference:g}, w {s.guidance:g} at sigma <= {limit:g}"
+        )
+        report(name, (x + 1) / 2, labels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("proxy", "recon", "partial"))
+    parser.add_argument("what", choices=("proxy", "recon", "partial", "interval"))
     parser.add_argument("run", nargs="?", help="a run or checkpoint directory (recon, partial)")
     parser.add_argument("--guidance", type=float, default=2.0, help="partial: guidance weight (demo: 2)")
+    parser.add_argument("--sigma-max", type=float, default=2.0, help="interval: guide only below this")
+    parser.add_argument("--steps", type=int, help="interval: sampler steps (default: the run's)")
+    parser.add_argument("--grid", help="interval: time grid (default: the run's)")
+    parser.add_argument("--time-difference", type=float, help="interval: td (default: the run's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.what != "proxy" and not args.run:
@@ -148,8 +190,11 @@ def main() -> None:
         proxy()
     elif args.what == "recon":
         recon(args.run)
-    else:
+    elif args.what == "partial":
         partial(args.run, args.guidance)
+    else:
+        overrides = {"steps": args.steps, "grid": args.grid, "time_difference": args.time_difference}
+        interval(args.run, args.sigma_max, overrides)
 
 
 if __name__ == "__main__":

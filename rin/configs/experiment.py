@@ -62,6 +62,9 @@ class ModelConfig:
     # interface positions: "learned" (all released configs) or "sin_cos_plus_learned" (an option
     # of the official code: a fixed 2-D sin-cos table plus a learned one; strong position early on)
     pos_encoding: Literal["learned", "sin_cos_plus_learned"] = "learned"
+    # k of a residual depthwise k x k conv on the interface grid after each write (official
+    # `conv_kernel_size`); 0 (every released config) leaves the interface without it
+    conv_kernel_size: int = 0
     # video (0 frames = images): clips (B, F, C, H, W) whose first k frames are given
     frames: int = 0  # F, frames per clip, context included (16 for Kinetics-600)
     context_frames: int = 0  # k, given frames at the start of the clip (5 for Kinetics-600)
@@ -112,6 +115,10 @@ class ModelConfig:
             f"model.interface_dim must be a multiple of 4 for sin-cos positions, got {self.interface_dim}",
         )
         _check_choice(self, "model", "attention_init")
+        _check(
+            self.conv_kernel_size == 0 or (self.conv_kernel_size > 0 and self.conv_kernel_size % 2 == 1),
+            f"model.conv_kernel_size must be 0 (off) or an odd size, got {self.conv_kernel_size}",
+        )
         self._check_video()
 
     def _check_video(self) -> None:
@@ -134,6 +141,7 @@ class ModelConfig:
             self.pos_encoding == "learned",
             "video models use learned positions only (model.pos_encoding=learned)",
         )
+        _check(self.conv_kernel_size == 0, "model.conv_kernel_size is for image models only (video: 0)")
 
     @property
     def cross_dim(self) -> int:

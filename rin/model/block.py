@@ -1,7 +1,9 @@
 """One RIN block: read -> compute -> write (paper Sec. 2.2; official `TapeDenoiser.compute`).
 
 Every sub-layer is a pre-LN residual. The interface gets no self-attention and no stand-alone
-MLP: its only processing is the write cross-attention and the MLP after it.
+MLP: its only processing is the write cross-attention and the MLP after it, plus, only with
+`model.conv_kernel_size > 0` (an official option, off in every released config), a depthwise
+convolution over the patch grid after the write.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from torch import nn
 
 from rin.configs.experiment import ModelConfig
 from rin.model.attention import Attention, DropPath, FeedForward, layer_norm
+from rin.model.interface_conv import InterfaceConv
 
 
 class ComputeLayer(nn.Module):
@@ -50,6 +53,9 @@ class RINBlock(nn.Module):
         if config.interface_mlp_ratio > 0:
             self.write_mlp_norm = layer_norm(dx)
             self.write_mlp = FeedForward(dx, config.interface_mlp_ratio)
+        self.conv: InterfaceConv | None = None
+        if config.conv_kernel_size > 0:
+            self.conv = InterfaceConv(dx, config.conv_kernel_size, config.image_size // config.patch_size)
 
     def read(self, latents: torch.Tensor, interface: torch.Tensor) -> torch.Tensor:
         latents = latents + self.read_attn(self.read_norm(latents), interface)
@@ -64,6 +70,8 @@ class RINBlock(nn.Module):
         interface = interface + self.write_attn(self.write_norm(interface), latents)
         if self.write_mlp is not None:
             interface = interface + self.write_mlp(self.write_mlp_norm(interface))
+        if self.conv is not None:
+            interface = self.conv(interface)
         return interface
 
     def forward(self, interface: torch.Tensor, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,3 +23,9 @@ class TrainingError(RinError):
 
 class EvaluationError(RinError):
     """Evaluation inputs (extractor weights, reference statistics) are missing, foreign or do not match."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type name if the message is empty), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

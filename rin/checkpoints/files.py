@@ -25,7 +25,7 @@ from torch import nn
 
 from rin.configs.experiment import ConfigError, ExperimentConfig
 from rin.configs.overrides import config_from_json
-from rin.errors import CheckpointError
+from rin.errors import CheckpointError, first_line
 from rin.hashing import file_sha256
 
 FORMAT_VERSION = 1
@@ -133,8 +133,7 @@ def load_state(checkpoint: Path) -> dict[str, Any]:
             "data, which rin never unpickles (only weights_only loading is used)"
         ) from None
     except Exception as error:  # noqa: BLE001 - any failure of an untrusted file is a bad checkpoint
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a valid rin training state: {first_line}") from None
+        raise CheckpointError(f"{path} is not a valid rin training state: {first_line(error)}") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not a rin training state of format {FORMAT_VERSION}")
     return state

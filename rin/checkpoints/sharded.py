@@ -14,7 +14,7 @@ import torch.distributed.checkpoint as dcp
 from torch import nn
 from torch.distributed.checkpoint.api import CheckpointException
 
-from rin.errors import CheckpointError
+from rin.errors import CheckpointError, first_line
 
 DCP_DIR = "dcp"
 
@@ -45,7 +45,7 @@ def _first_line(error: BaseException) -> str:
         rank, (cause, _) = min(error.failures.items())
         text = str(cause).strip().splitlines()
         return f"rank {rank}: {type(cause).__name__}" + (f": {text[0]}" if text else "")
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return first_line(error)
 
 
 def load_sharded_weights(module: nn.Module, checkpoint: Path, which: str) -> None:

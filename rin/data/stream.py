@@ -15,9 +15,9 @@ checkpoint stores the positions of all slots, so a resumed run with the same wor
 workers neither repeats nor skips a sample. Shards should be written shuffled (as WebDataset
 advises): samples of one shard are read in order.
 
-Shard specs: a directory (`*.tar`), a file, a glob, a brace pattern `train-{000000..000099}.tar`
-(needs `braceexpand`) or URLs that `webdataset.gopen` reads (`https://...`, `pipe:CMD`, ...;
-needs the optional `webdataset` package), several separated by `::`.
+Shard specs: a directory (its `train-*.tar`, else every `*.tar`), a file, a glob, a brace pattern
+`train-{000000..000099}.tar` (needs `braceexpand`) or URLs that `webdataset.gopen` reads
+(`https://...`, `pipe:CMD`, ...; needs the optional `webdataset` package), several separated by `::`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def expand_shards(spec: str, hint: str = IMAGE_SHARDS_HINT) -> list[str]:
 def _local(name: str, hint: str) -> list[str]:
     path = Path(name).expanduser()
     if path.is_dir():
-        found = sorted(str(p) for p in path.glob("*.tar"))
+        # `rin data ... --split test` may write held-out shards beside the training ones: a folder
+        # with train-*.tar trains on those only, any other folder on all its shards
+        found = sorted(str(p) for p in path.glob("train-*.tar")) or sorted(str(p) for p in path.glob("*.tar"))
         if not found:
             raise DataError(f"no .tar shards in {path}: expected WebDataset shards; {hint}")
         return found

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rin.errors import EvaluationError
+from rin.errors import EvaluationError, first_line
 
 __all__ = [
     "FORMAT_VERSION",
@@ -230,7 +230,7 @@ def _read_arrays(file: Path) -> dict[str, np.ndarray]:
         with data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise EvaluationError(f"cannot read reference statistics {file}: {reason}") from None
     missing = [key for key in _KEYS if key not in arrays]
     if missing:

@@ -97,6 +97,19 @@ def test_brace_patterns_and_directories_name_the_same_shards(tmp_path, write_sha
     )
 
 
+def test_a_directory_trains_on_its_train_shards_only(tmp_path, write_shards):
+    """Held-out test-*.tar beside train-*.tar are left out; a folder of other names gives all its shards."""
+    train = write_shards(tmp_path / "both", shards=2, per_shard=1)
+    held_out = tmp_path / "both" / "test-000000.tar"
+    held_out.write_bytes((tmp_path / "both" / "train-000000.tar").read_bytes())
+    assert expand_shards(str(tmp_path / "both")) == train
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("a.tar", "b.tar"):
+        (other / name).write_bytes(held_out.read_bytes())
+    assert expand_shards(str(other)) == [str(other / "a.tar"), str(other / "b.tar")]
+
+
 def test_missing_shards_are_a_one_line_error(tmp_path):
     """A path that names no shard is refused with the path in the message."""
     with pytest.raises(DataError, match="does not exist"):

@@ -24,8 +24,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from rin.errors import EvaluationError
-from rin.evaluation.networks.weights import default_cache_dir, first_line
+from rin.errors import EvaluationError, first_line
+from rin.evaluation.networks.weights import default_cache_dir
 from rin.progress import progress_bar
 
 if TYPE_CHECKING:  # rin.data pulls in config machinery; evaluation imports stay light

@@ -23,8 +23,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from rin.errors import first_line
 from rin.evaluation.frechet import frechet_distance
-from rin.evaluation.networks.weights import default_cache_dir, first_line
+from rin.evaluation.networks.weights import default_cache_dir
 
 __all__ = [
     "CACHE_FILE_NAME",

@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from rin.errors import EvaluationError
+from rin.errors import EvaluationError, first_line
 from rin.evaluation.networks.resize import tf1_resize_bilinear
-from rin.evaluation.networks.weights import checked_state_dict, first_line
+from rin.evaluation.networks.weights import checked_state_dict
 from rin.hashing import file_sha256
 
 __all__ = [

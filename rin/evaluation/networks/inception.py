@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rin.errors import EvaluationError
+from rin.errors import EvaluationError, first_line
 from rin.evaluation.networks.resize import RESIZES, Resize, resize_bilinear
-from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir, first_line
+from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir
 from rin.hashing import file_sha256
 from rin.progress import progress_bar
 

@@ -18,12 +18,6 @@ def default_cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "rin"
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message (its type name if the message is empty), for one-line errors."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def checked_state_dict(state: object, model: nn.Module, path: Path, what: str) -> dict[str, torch.Tensor]:
     """The tensors of `state` once every name, shape and dtype matches `model`; else name the first misfit.
 

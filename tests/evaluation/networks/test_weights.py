@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rin.errors import EvaluationError
-from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir, first_line
+from rin.evaluation.networks.weights import checked_state_dict, default_cache_dir
 
 
 def test_default_cache_dir_is_rin_cache_else_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -19,12 +19,6 @@ def test_default_cache_dir_is_rin_cache_else_home(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("RIN_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "rin"
-
-
-def test_first_line_keeps_one_line_and_names_an_empty_error() -> None:
-    """A multi-line message gives its first line; an empty one gives the error's type name."""
-    assert first_line(ValueError("  first\nsecond")) == "first"
-    assert first_line(KeyError()) == "KeyError"
 
 
 def test_checked_state_dict_names_the_first_misfit(tmp_path: Path) -> None:

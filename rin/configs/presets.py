@@ -100,12 +100,14 @@ def mnist() -> ExperimentConfig:
     eps, LAMB, learned positions and Keras init stay at chance at 2.5k steps, x0, AdamW, sin-cos + learned
     positions and PyTorch init learn; at 5k, label dropout 0.1 with guidance w=2 (official code, unused by
     RIN) lifts accuracy from 62% to 86%, td=3 (Bit Diffusion) to 91.6% (td 0/1/2: 84.8/89.0/90.6%).
-    DDPM on the Karras grid in 20 calls matches DDPM-100 with td=3 on accuracy, Frechet and variety."""
+    DDPM on the Karras grid in 20 calls matches DDPM-100 with td=3 on accuracy, Frechet and variety. The
+    official interface conv (k=3, off in RIN's configs) joins strokes across the 4x4 patches: at 2.5k steps
+    the Frechet proxy fell from 283-314 to 132 (benchmarks/README.md "Recipe ablations")."""
     return _derive(
         ExperimentConfig(), "mnist", f"project preset for the offline CPU demo {_PROJECT}",
         model=dict(channels=1, patch_size=4, num_latents=16, latent_dim=128, interface_dim=64, num_blocks=2,
                    latent_heads=4, rw_heads=2, dropout=0.0, drop_path=0.0, attention_init="torch",
-                   pos_encoding="sin_cos_plus_learned"),
+                   pos_encoding="sin_cos_plus_learned", conv_kernel_size=3),
         diffusion=dict(prediction="x0", cond_dropout=0.1),
         sampling=dict(steps=20, grid="karras", guidance=2.0),
         train=dict(steps=5000, batch_size=32, optimizer="adamw", lr=4e-3, warmup_steps=100, ema_decay=0.998,
@@ -121,7 +123,8 @@ def moving_mnist() -> ExperimentConfig:
     MSE of 64 held-out continuations from 0.0467 to 0.0407."""
     return _derive(
         mnist(), "moving-mnist", f"project preset for CPU frame prediction {_PROJECT}",
-        model=dict(num_latents=32, num_classes=0, pos_encoding="learned", frames=10, context_frames=5),
+        model=dict(num_latents=32, num_classes=0, pos_encoding="learned", frames=10, context_frames=5,
+                   conv_kernel_size=0),
         diffusion=dict(cond_dropout=0.0), data=dict(dataset="moving_mnist"),
         sampling=dict(steps=100, grid="uniform", guidance=0.0, time_difference=3.0),
         train=dict(steps=8000, batch_size=16, lr=2e-3, checkpoint_every=500, num_samples=4, sample_steps=50),

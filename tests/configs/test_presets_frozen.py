@@ -21,7 +21,9 @@ ADDED = {
 # deliberate, measured changes to a preset since the freeze (each explained in the preset's docstring)
 CHANGED: dict[str, dict[str, object]] = {
     # 5x fewer calls for the same quality (README "Samplers"): DDPM on the Karras grid, 20 calls
+    # the official interface conv joins strokes across patches (benchmarks/README.md "Recipe ablations")
     "mnist": {
+        "model": {"conv_kernel_size": 3},
         "sampling": {"steps": 20, "grid": "karras", "time_difference": 0.0},
         "train": {"sample_steps": 20},
     },

@@ -4,6 +4,7 @@
     python benchmarks/demo_diagnostics.py recon RUN_DIR     # x0 predictions of real digits, low noise
     python benchmarks/demo_diagnostics.py partial RUN_DIR   # real digits noised to sigma0, then sampled
     python benchmarks/demo_diagnostics.py interval RUN_DIR  # guidance only below --sigma-max
+    python benchmarks/demo_diagnostics.py weights RUN_DIR   # the run's sampler at each of --weights
 
 `proxy` perturbs 500 real training digits (noise, blur, block offsets, speckle, ...) and scores them
 against the held-out digits, so a Frechet figure can be read as "looks like real digits with this
@@ -12,7 +13,8 @@ model that cannot reproduce clean digits would show it here). `partial` noises r
 sigma0 (EDM sigma: x_t / alpha = x0 + sigma eps), runs the demo's DDPM from there to 0 in 12 steps
 and scores the results: the noise levels from which the samples drift away from real digits are
 the levels the model denoises badly. `interval` samples 500 digits with the run's own sampler,
-guided only where sigma <= --sigma-max (a guidance interval), against guidance everywhere. Digits
+guided only where sigma <= --sigma-max (a guidance interval), against guidance everywhere;
+`weights` samples them at each guidance weight of --weights (guidance everywhere). Digits
 are 50 per class; one thread; fixed seeds.
 """
 
@@ -151,33 +153,44 @@ class IntervalGuidance(RINDenoiser):
         return super().__call__(x_t, gamma)
 
 
-def interval(run: str, sigma_max: float, overrides: dict[str, object], num: int = 500) -> None:
+def _guided_samples(
+    run: str, overrides: dict[str, object], settings: list[tuple[float, float]], num: int
+) -> None:
+    """Score `num` samples of the run's sampler for each (guidance weight, sigma_max) in `settings`."""
     model, config = load_model(run)
     s = dataclasses.replace(config.sampling, **{k: v for k, v in overrides.items() if v is not None})
     labels = torch.arange(num) % 10
-    for limit in (math.inf, sigma_max):
+    for weight, limit in settings:
         denoise = IntervalGuidance(
-            model, config.diffusion.prediction, labels=labels, weight=s.guidance, sigma_max=limit
+            model, config.diffusion.prediction, labels=labels, weight=weight, sigma_max=limit
         )
         g = torch.Generator().manual_seed(1)
         x_T = torch.randn((num, 1, 32, 32), generator=g)
         schedule = get_schedule(s.schedule)
         clip = config.diffusion.input_scale if s.clip_x0 else None
         x = sample(denoise, x_T, schedule, s.steps, s.sampler, g, clip, s.time_difference, grid=s.grid)
-        name = (
-            f"{s.sampler} {s.steps} {s.grid} td {s.time_difference:g}, w {s.guidance:g} at sigma <= {limit:g}"
-        )
+        name = f"{s.sampler} {s.steps} {s.grid} td {s.time_difference:g}, w {weight:g} at sigma <= {limit:g}"
         report(name, (x + 1) / 2, labels)
+
+
+def interval(run: str, sigma_max: float, overrides: dict[str, object], num: int = 500) -> None:
+    weight = load_model(run)[1].sampling.guidance
+    _guided_samples(run, overrides, [(weight, math.inf), (weight, sigma_max)], num)
+
+
+def weights(run: str, guidance: list[float], overrides: dict[str, object], num: int = 500) -> None:
+    _guided_samples(run, overrides, [(w, math.inf) for w in guidance], num)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("proxy", "recon", "partial", "interval"))
+    parser.add_argument("what", choices=("proxy", "recon", "partial", "interval", "weights"))
     parser.add_argument("run", nargs="?", help="a run or checkpoint directory (recon, partial)")
     parser.add_argument("--guidance", type=float, default=2.0, help="partial: guidance weight (demo: 2)")
     parser.add_argument("--sigma-max", type=float, default=2.0, help="interval: guide only below this")
+    parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 1.5, 2.0], help="weights: w to try")
     parser.add_argument("--steps", type=int, help="interval: sampler steps (default: the run's)")
     parser.add_argument("--grid", help="interval: time grid (default: the run's)")
     parser.add_argument("--time-difference", type=float, help="interval: td (default: the run's)")
@@ -194,7 +207,10 @@ def main() -> None:
         partial(args.run, args.guidance)
     else:
         overrides = {"steps": args.steps, "grid": args.grid, "time_difference": args.time_difference}
-        interval(args.run, args.sigma_max, overrides)
+        if args.what == "interval":
+            interval(args.run, args.sigma_max, overrides)
+        else:
+            weights(args.run, args.weights, overrides)
 
 
 if __name__ == "__main__":

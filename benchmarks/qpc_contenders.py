@@ -107,11 +107,12 @@ def _rin(name: str, config: ExperimentConfig) -> Contender:
         return RINDenoiser(trainee.ema.model, d.prediction, d.normalize_input, labels,
                            guidance=config.sampling.guidance)  # fmt: skip
 
+    conv = f" with a {m.conv_kernel_size}x{m.conv_kernel_size} conv" if m.conv_kernel_size else ""
     return Contender(
         name, "rin", trainee, rin_forward_flops(config) / 1e9,
         train_flops_per_image(model, loss, m.channels, m.num_classes) / 1e9,
         f"RIN (preset {config.name}): patch {m.patch_size}, {m.num_latents} latents x {m.latent_dim}, "
-        f"interface {m.interface_dim}, {m.num_blocks} blocks x {m.block_depth} layers",
+        f"interface {m.interface_dim}{conv}, {m.num_blocks} blocks x {m.block_depth} layers",
         f"{d.prediction} target on {d.schedule}, {tc.optimizer} lr {tc.lr:g} wd {tc.weight_decay:g}, "
         f"self-conditioning {d.self_cond_rate:g}, label dropout {d.cond_dropout:g}",
         make_denoiser,

@@ -43,3 +43,18 @@ def test_every_damage_changes_the_digits_and_the_floor_is_untouched():
         assert out.shape == x.shape, name
         if name != "real digits (floor)":
             assert not torch.equal(out, x), name
+
+
+def test_weights_and_interval_ask_for_the_right_guidance_settings(monkeypatch):
+    """`weights` guides everywhere at each weight; `interval`: the run's weight everywhere, then below."""
+    import demo_diagnostics
+
+    asked = []
+    monkeypatch.setattr(
+        demo_diagnostics, "_guided_samples", lambda run, overrides, settings, num: asked.append(settings)
+    )
+    monkeypatch.setattr(demo_diagnostics, "load_model", lambda run: (None, get_preset("mnist")))
+    demo_diagnostics.weights("RUN", [1.0, 1.5], {})
+    demo_diagnostics.interval("RUN", 2.0, {})
+    inf = float("inf")
+    assert asked == [[(1.0, inf), (1.5, inf)], [(2.0, inf), (2.0, 2.0)]]

@@ -39,7 +39,7 @@ from bench_measure import (
 )
 from bench_subjects import PeerMissing, Subject, build_subject, rin_forward_gflops, unet_forward_gflops
 
-from rin.configs import get_preset
+from rin.configs import apply_overrides, get_preset
 from rin.model.precision import cpu_has_native_bf16
 
 SAMPLERS = {"DDPM 1000": 1000, "DDIM 100": 100, "DDIM 50": 50}
@@ -52,7 +52,8 @@ def parse_args() -> argparse.Namespace:
         "--models",
         nargs="+",
         default=["cifar10", "lucid-rin", "unet"],
-        help="rin presets and peers (lucid-rin = RIN-pytorch, unet = diffusers DDPM U-Net)",
+        help="rin presets (PRESET+KEY=VALUE+... adds overrides of its own) and peers (lucid-rin = "
+        "RIN-pytorch, unet = diffusers DDPM U-Net)",
     )
     parser.add_argument("--batch", type=int, default=32, help="training batch")
     parser.add_argument("--sample-batch", type=int, default=64, help="sampling batch (batched sampler)")
@@ -339,7 +340,8 @@ def check_models(models: list[str]) -> list[str]:
         if name in ("unet", "lucid-rin"):
             continue
         try:
-            get_preset(name)
+            preset, *own = name.split("+")  # "mnist+model.conv_kernel_size=0": a preset and its own overrides
+            apply_overrides(get_preset(preset), own)
         except Exception as error:  # noqa: BLE001 - reported as one line
             problems.append(f"{name}: {error}")
     return problems

@@ -359,7 +359,9 @@ def build_subject(
         subject = lucid_rin_subject(train_batch, sample_batch)
     elif name == "unet":
         subject = unet_subject(train_batch, sample_batch, device)
-    else:
-        subject = rin_subject(name, train_batch, sample_batch, overrides, device)
+    else:  # a preset, optionally with its own overrides: "mnist+model.conv_kernel_size=0"
+        preset, *own = name.split("+")
+        subject = rin_subject(preset, train_batch, sample_batch, [*overrides, *own], device)
+        subject.name = f"rin {name}"
     subject.key = name
     return subject

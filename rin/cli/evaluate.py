@@ -4,6 +4,7 @@ rin evaluate stats --dataset cifar10 --data ../shared/data/cifar10 --out ref.npz
 rin evaluate --checkpoint runs/x --ref ref.npz [--num N] [--steps S]    # samples, then scores
 rin evaluate --samples samples.npz --ref ref.npz                          # scores an .npz (arr_0)
 rin evaluate stats --dataset video-folder --data DIR --frames 16 --extractor i3d --i3d-weights W --out r.npz
+rin evaluate stats --dataset video-webdataset --data SHARDS --extractor i3d --i3d-weights W --out r.npz
 rin evaluate --samples clips.npz --ref r.npz --extractor i3d --i3d-weights W   # FVD of (N, F, H, W, C) clips
 rin evaluate video-proxy --samples clips.npz --truth true.npz --context 5      # Moving MNIST proxies
 """
@@ -20,11 +21,14 @@ import numpy as np
 import torch
 
 from rin.cli.common import add_sampling_arguments, resolve_device, sampling_from_args
+from rin.data.clip_shards import ClipShardReader
 from rin.data.imageset import ImageSet
-from rin.errors import RinError
+from rin.errors import EvaluationError, RinError, first_line
 
 if TYPE_CHECKING:
     from rin.evaluation.reference import ReferenceStats
+
+VIDEO_BATCH_SIZE = 16  # clips per I3D call, however the clips are given: the same batches, the same features
 
 
 def _extractor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +74,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="evaluate_command")
     stats = sub.add_parser("stats", help="compute and cache reference statistics of a data set")
     stats.add_argument(
-        "--data", required=True, help="CIFAR-10 shard dir/tar, image folder, 'mnist', video folder or .npz"
-    )
+        "--data", required=True,
+        help="CIFAR-10 shard dir/tar, image folder, 'mnist', video folder, clip shards or .npz",
+    )  # fmt: skip
     stats.add_argument(
         "--dataset",
-        choices=["cifar10", "folder", "mnist", "video-folder", "npz"],
+        choices=["cifar10", "folder", "mnist", "video-folder", "video-webdataset", "npz"],
         default="cifar10",
-        help="video-folder: clips of videos or frame folders; npz: uint8 arr_0 (N, [F,] H, W, C)",
+        help="video-folder: clips of videos or frame folders; video-webdataset: clip shards of `rin data "
+        "video` (a directory, glob, brace pattern or URLs), their clips as written (--frames, --image-size "
+        "and --channels do not apply); npz: uint8 arr_0 (N, [F,] H, W, C)",
     )
-    stats.add_argument("--split", default="train", help="train (default; as the paper's FID) or test")
+    stats.add_argument(
+        "--split", default="train",
+        help="train (default; as the paper's FID) or test; for clip shards, a directory's SPLIT-*.tar",
+    )  # fmt: skip
     stats.add_argument(
         "--image-size", type=int, default=32, help="folder images and video frames are resized to this"
     )
@@ -88,6 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--clips-per-video", type=int, default=1)
     stats.add_argument("--clip-starts", choices=["random", "even"], default="random")
     stats.add_argument("--max-videos", type=int, help="video-folder: read at most this many videos")
+    stats.add_argument("--max-clips", type=int, help="video-webdataset: the first N clips, in shard order")
     stats.add_argument("--seed", type=int, default=0, help="video-folder: seed of the random clip starts")
     stats.add_argument("--out", required=True, help="output .npz")
     _extractor_arguments(stats)
@@ -112,13 +123,31 @@ def _load_images(args: argparse.Namespace) -> ImageSet:
     return load_image_folder(args.data, args.image_size, args.channels)
 
 
-def _load_real(args: argparse.Namespace) -> tuple[np.ndarray | torch.Tensor, str]:
+def _clip_shards(args: argparse.Namespace) -> tuple[ClipShardReader, str]:
+    """The clips of `rin data video`'s shards, streamed in batches, and a description of them."""
+    if args.max_clips is not None and args.max_clips < 1:
+        raise RinError(f"--max-clips must be at least 1, got {args.max_clips}")
+    spec = args.data
+    if args.split != "train" and Path(spec).expanduser().is_dir():
+        # `rin data video --split test` writes test-*.tar beside train-*.tar; a directory alone
+        # names the train-*.tar ones (as rin train reads it), so a held-out split is asked for by name
+        spec = str(Path(spec).expanduser() / f"{args.split}-*.tar")
+    reader = ClipShardReader(spec, VIDEO_BATCH_SIZE, args.max_clips)
+    limit = f", first {args.max_clips} clips" if args.max_clips else ""
+    return reader, f"video-webdataset {spec} ({len(reader.shards)} shards{limit})"
+
+
+def _load_real(
+    args: argparse.Namespace,
+) -> tuple[np.ndarray | torch.Tensor | ClipShardReader, str]:
     """uint8 images (N, C, H, W) or clips (N, F, C, H, W) of the reference set, and a description."""
     if args.dataset == "npz":
         array = _read_samples(Path(args.data))
         return _channels_first(
             array
         ), f"npz {args.data} ({len(array)} {'clips' if array.ndim == 5 else 'images'})"
+    if args.dataset == "video-webdataset":
+        return _clip_shards(args)
     if args.dataset == "video-folder":
         from rin.data.video_folder import load_video_clips
 
@@ -145,14 +174,18 @@ def run_stats(args: argparse.Namespace) -> int:
                               device, not args.no_progress, args.i3d_weights,
                               args.allow_other_inception_weights, args.resize)  # fmt: skip
     real, source = _load_real(args)
-    if (real.ndim == 5) != extractor.video:
-        raise RinError(
-            f"--extractor {args.extractor} does not read {'clips' if real.ndim == 5 else 'images'}"
-        )
-    stats = compute_reference(
-        real, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id,
-        batch_size=16 if extractor.video else 500, resize=extractor.resize,
-    )  # fmt: skip
+    clips = isinstance(real, ClipShardReader) or real.ndim == 5  # shards are read lazily: no ndim yet
+    if clips != extractor.video:
+        raise RinError(f"--extractor {args.extractor} does not read {'clips' if clips else 'images'}")
+    try:
+        stats = compute_reference(
+            real, extractor.name, lambda batch: extractor.features(batch)[0], source, extractor.weights_id,
+            batch_size=VIDEO_BATCH_SIZE if extractor.video else 500, resize=extractor.resize,
+        )  # fmt: skip
+    except ValueError as error:  # e.g. a single clip or image: no covariance; one line, not a traceback
+        raise EvaluationError(f"no reference statistics of {source}: {first_line(error)}") from None
+    if isinstance(real, ClipShardReader) and real.skipped:
+        print(f"skipped {len(real.skipped)} unreadable clips (first: {real.skipped[0]})")
     save_reference(args.out, stats)
     resize = f", --resize {extractor.resize}" if extractor.resize else ""
     print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} {stats.resolution} images "

@@ -5,12 +5,14 @@ then the raw frames: lossless, and read without pickle), and `KEY.cls`, the clas
 `rin data video` writes them (`rin.data.prepare.video_folder_to_shards`); `data.dataset=
 video_webdataset` streams them with `ClipShardStream`, which is `rin.data.stream.ShardStream`
 with another decoder: the same split of shards over ranks x loader workers, the same positions
-in checkpoints, so a resumed run neither repeats nor skips a clip.
+in checkpoints, so a resumed run neither repeats nor skips a clip. `ClipShardReader` reads every
+clip once, in shard order, in batches, for reference statistics (`rin evaluate stats`).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -129,3 +131,71 @@ def _clip_set(clips: list[torch.Tensor], labels: list[int], skipped: list[str]) 
     return ClipSet(
         stacked, torch.tensor(labels, dtype=torch.int64), skipped=len(skipped), skipped_items=skipped
     )
+
+
+class ClipShardReader:
+    """uint8 clip batches (B, F, C, H, W) of the shards `spec` names: every readable clip once, in order.
+
+    Streamed, one batch in memory at a time (a Kinetics-size set does not fit in memory; only the
+    features are kept), for `rin evaluate stats`. The shards set the clip shape, so clips of another
+    shape than the first, or samples without a `.npy` clip (image shards, say), are a DataError:
+    statistics of a silently narrowed set would look fine and mean something else. A `.npy` that
+    does not decode is skipped and listed in `skipped`, as the training stream skips it.
+    """
+
+    def __init__(self, spec: str, batch_size: int, limit: int | None = None) -> None:
+        if batch_size < 1 or (limit is not None and limit < 1):
+            raise ValueError(f"batch_size and limit must be positive, got {batch_size} and {limit}")
+        self.spec, self.batch_size, self.limit = spec, batch_size, limit
+        self.shards = expand_shards(spec, CLIP_SHARDS_HINT)  # before any reading: a bad spec fails fast
+        self.count = 0  # clips yielded by the last iteration
+        self.skipped: list[str] = []  # "shard:key: reason" of each undecodable clip
+        self.clip_shape: tuple[int, ...] | None = None  # (F, H, W, C) of the first clip
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self.count, self.skipped, self.clip_shape = 0, [], None
+        batch: list[np.ndarray] = []
+        for clip in self._clips():
+            batch.append(clip)
+            if len(batch) == self.batch_size:
+                yield np.stack(batch)
+                batch = []
+        if batch:
+            yield np.stack(batch)
+        if self.count == 0:
+            first = self.skipped[0] if self.skipped else "the shards hold no samples"
+            raise DataError(f"no readable clips in {self.spec}; first problem: {first}")
+
+    def _clips(self) -> Iterator[np.ndarray]:
+        """(F, C, H, W) views of the readable clips, up to `limit` of them."""
+        for shard in self.shards:
+            for key, parts in read_shard(shard):
+                clip = self._read(shard, key, parts)
+                if clip is None:
+                    continue
+                self.count += 1
+                yield clip.transpose(0, 3, 1, 2)  # (F, H, W, C) -> (F, C, H, W); np.stack copies
+                if self.count == self.limit:
+                    return
+
+    def _read(self, shard: str, key: str, parts: dict[str, bytes]) -> np.ndarray | None:
+        """The clip of one sample, None if it does not decode; DataError for the wrong content."""
+        if CLIP_EXT not in parts:
+            raise DataError(
+                f"sample {key} in {shard} has no .{CLIP_EXT} clip (has {sorted(parts)}): "
+                f"expected clip shards; {CLIP_SHARDS_HINT}"
+            )
+        try:
+            clip = read_clip(parts[CLIP_EXT], key)
+        except (OSError, ValueError) as error:
+            self.skipped.append(f"{shard}:{key}: {error}")
+            return None
+        if self.clip_shape is None:
+            self.clip_shape = clip.shape
+        elif clip.shape != self.clip_shape:
+            shapes = ["x".join(map(str, shape)) for shape in (clip.shape, self.clip_shape)]
+            raise DataError(
+                f"sample {key} in {shard} is a clip of {shapes[0]} (frames x height x width x channels) "
+                f"but earlier clips are {shapes[1]}: pass shards of one clip shape"
+            )
+        return clip

@@ -10,6 +10,9 @@ import torch
 from PIL import Image
 
 from rin.cli.main import main
+from rin.data.clip_shards import load_clip_shards
+from rin.data.prepare import video_folder_to_shards
+from rin.data.video_folder import ClipSpec
 from rin.evaluation.networks import i3d
 
 
@@ -93,6 +96,106 @@ def test_i3d_refusals_are_one_line(i3d_weights, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3
     assert "rgb_imagenet.pt" in err[0] and "does not read images" in err[1] and "--samples" in err[2]
+
+
+@pytest.fixture(scope="module")
+def clip_shard_dir(tmp_path_factory, video_folder):
+    """`rin data video` shards of the video folder: 10 train clips of 4x16x16x1, 3 per shard, and 5 test."""
+    out = tmp_path_factory.mktemp("clip-shards")
+    video_folder_to_shards(video_folder, out, ClipSpec(4, 16, channels=1, clips_per_video=2), shard_size=3)
+    video_folder_to_shards(video_folder, out, ClipSpec(4, 16, channels=1, seed=1), shard_size=3, split="test")
+    return out
+
+
+def _clips_npz(path, spec: str, limit: int = 1000):
+    """The clips the existing reader reads from `spec`, in shard order, as an .npz (N, F, H, W, C)."""
+    clips = load_clip_shards(spec, 4, 16, 1, limit).clips.permute(0, 1, 3, 4, 2).numpy()
+    np.savez(path, arr_0=clips)
+    return path
+
+
+# every array of a statistics file but its source (the description of where the clips came from)
+_STATS_KEYS = (
+    "mu",
+    "sigma",
+    "features",
+    "num_images",
+    "fingerprint",
+    "resolution",
+    "extractor",
+    "weights_id",
+)
+
+
+def _same_statistics(a, b) -> bool:
+    """Files a and b hold bit-identical statistics of the same clips, from differently described sources."""
+    with np.load(a) as x, np.load(b) as y:
+        return all(np.array_equal(x[key], y[key]) for key in _STATS_KEYS) and x["source"] != y["source"]
+
+
+@pytest.mark.parametrize(
+    ("split", "max_clips", "pattern", "limit"),
+    [
+        ("train", None, "train-*.tar", 1000),
+        ("test", None, "test-*.tar", 1000),
+        ("train", 7, "train-*.tar", 7),
+    ],
+)
+def test_clip_shard_statistics_equal_those_of_the_same_clips_as_npz(
+    i3d_weights, clip_shard_dir, tmp_path, split, max_clips, pattern, limit
+):
+    """`stats --dataset video-webdataset` on shards writes the file `--dataset npz` writes for their clips."""
+    weights = ["--extractor", "i3d", "--i3d-weights", str(i3d_weights), "--no-progress"]
+    shards, from_npz = tmp_path / "shards.npz", tmp_path / "npz.npz"
+    chosen = ["--split", split] + (["--max-clips", str(max_clips)] if max_clips else [])
+    assert main(["evaluate", "stats", "--dataset", "video-webdataset", "--data", str(clip_shard_dir),
+                 *chosen, "--out", str(shards), *weights]) == 0  # fmt: skip
+    clips = _clips_npz(tmp_path / "clips.npz", str(clip_shard_dir / pattern), limit)
+    assert main(["evaluate", "stats", "--dataset", "npz", "--data", str(clips), "--out", str(from_npz),
+                 *weights]) == 0  # fmt: skip
+    assert _same_statistics(shards, from_npz)
+    with np.load(shards) as stats:
+        assert int(stats["num_images"]) == {"train": max_clips or 10, "test": 5}[split]
+        named = clip_shard_dir / pattern if split == "test" else clip_shard_dir  # a directory: its train-*
+        assert str(stats["resolution"]) == "16x16"
+        assert str(stats["source"]).startswith(f"video-webdataset {named} (")
+
+
+def test_clip_shard_statistics_score_their_own_clips_at_fvd_zero(
+    i3d_weights, clip_shard_dir, tmp_path, capsys
+):
+    """Scoring the shards' own clips (as an .npz) against their statistics gives FVD 0: the file is usable."""
+    weights = ["--extractor", "i3d", "--i3d-weights", str(i3d_weights), "--no-progress"]
+    ref = tmp_path / "ref.npz"
+    assert main(["evaluate", "stats", "--dataset", "video-webdataset", "--data", str(clip_shard_dir),
+                 "--out", str(ref), *weights]) == 0  # fmt: skip
+    clips = _clips_npz(tmp_path / "clips.npz", str(clip_shard_dir))
+    capsys.readouterr()
+    assert main(["evaluate", "--samples", str(clips), "--ref", str(ref), *weights]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["metric"] == "FVD" and result["num_reference"] == 10
+    assert result["frechet"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_clip_shards_are_one_line_errors(i3d_weights, clip_shard_dir, tmp_path, shard_writer, capsys):
+    """No shards, image shards, a missing split, one clip and --max-clips 0 each exit 2 with one line."""
+    weights = ["--extractor", "i3d", "--i3d-weights", str(i3d_weights), "--no-progress"]
+    (tmp_path / "empty").mkdir()
+    images = shard_writer(tmp_path / "images", shards=1, per_shard=2)[0]
+    cases = [
+        ([str(tmp_path / "empty")], "no .tar shards in"),
+        ([images], "has no .npy clip (has ['cls', 'png'])"),
+        ([str(clip_shard_dir), "--split", "val"], "no files match"),
+        ([str(clip_shard_dir), "--max-clips", "1"], "need at least 2 images, got 1"),
+        ([str(clip_shard_dir), "--max-clips", "0"], "--max-clips must be at least 1"),
+    ]
+    for data, message in cases:
+        out = tmp_path / "ref.npz"
+        argv = ["evaluate", "stats", "--dataset", "video-webdataset", "--data", *data, "--out", str(out)]
+        assert main([*argv, *weights]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (data, err)
+        assert not out.exists()
 
 
 def test_video_proxy_command(tmp_path, capsys):

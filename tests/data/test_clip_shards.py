@@ -13,7 +13,7 @@ import torch
 
 from rin.configs.experiment import DataConfig, ModelConfig
 from rin.data import load_video_dataset
-from rin.data.clip_shards import ClipShardStream, encode_clip, load_clip_shards, read_clip
+from rin.data.clip_shards import ClipShardReader, ClipShardStream, encode_clip, load_clip_shards, read_clip
 from rin.data.prepare import video_folder_to_shards
 from rin.data.stream import ShardBatches, expand_shards, read_shard, restore
 from rin.data.video_folder import ClipSpec, load_video_clips
@@ -165,3 +165,52 @@ def test_held_out_clips_are_the_first_of_the_shards(clip_shards, tmp_path):
     assert len(load_clip_shards(shards[0], 4, 8, 3, limit=100)) == 3  # fewer than asked: all there are
     with pytest.raises(DataError, match="streamed"):
         load_video_dataset(data, model, "train")
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]]) -> str:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_reader_batches_are_the_clips_in_shard_order(clip_shards):
+    """ClipShardReader's (B, F, C, H, W) batches are load_clip_shards' clips, in order; limit stops early."""
+    shards, _ = clip_shards
+    folder = str(Path(shards[0]).parent)
+    expected = load_clip_shards(folder, 4, 8, 3, limit=100).clips.numpy()  # all 12, in shard order
+    reader = ClipShardReader(folder, batch_size=5)
+    batches = list(reader)
+    assert [b.shape for b in batches] == [(5, 4, 3, 8, 8), (5, 4, 3, 8, 8), (2, 4, 3, 8, 8)]
+    assert np.array_equal(np.concatenate(batches), expected) and batches[0].dtype == np.uint8
+    assert reader.count == 12 and reader.clip_shape == (4, 8, 8, 3) and reader.skipped == []
+    limited = list(ClipShardReader(folder, batch_size=5, limit=7))
+    assert np.array_equal(np.concatenate(limited), expected[:7])
+
+
+def test_reader_skips_undecodable_clips_and_lists_them(tmp_path):
+    """A truncated .npy is skipped and named in `skipped`; the clips around it are read."""
+    good = encode_clip(np.arange(4 * 8 * 8 * 3, dtype=np.uint8).reshape(4, 8, 8, 3))
+    shard = _tar(tmp_path / "train-000000.tar", [("a.npy", good), ("b.npy", good[:100]), ("c.npy", good)])
+    reader = ClipShardReader(shard, batch_size=4)
+    assert [b.shape[0] for b in reader] == [2]
+    assert len(reader.skipped) == 1 and reader.skipped[0].startswith(f"{shard}:b: ")
+
+
+def test_reader_refuses_wrong_content_in_one_line(tmp_path, shard_writer):
+    """Image shards, clips of two shapes, only undecodable clips, an empty folder: one-line DataErrors."""
+    images = shard_writer(tmp_path / "images", shards=1, per_shard=2)
+    big, small = (encode_clip(np.zeros((4, size, size, 3), np.uint8)) for size in (8, 6))
+    mixed = _tar(tmp_path / "mixed.tar", [("a.npy", big), ("b.npy", small)])
+    broken = _tar(tmp_path / "broken.tar", [("a.npy", b"not an array")])
+    (tmp_path / "empty").mkdir()
+    cases = [(images[0], r"sample 00_000 .* no \.npy clip \(has \['cls', 'png'\]\).*rin data video"),
+             (mixed, r"sample b .* clip of 4x6x6x3 .* earlier clips are 4x8x8x3"),
+             (broken, r"no readable clips in .*broken\.tar; first problem: .*:a: "),
+             (str(tmp_path / "empty"), r"no \.tar shards in .*rin data video")]  # fmt: skip
+    for spec, match in cases:
+        with pytest.raises(DataError, match=match) as caught:
+            list(ClipShardReader(spec, batch_size=2))
+        assert "\n" not in str(caught.value)

@@ -151,6 +151,9 @@ def _load_real(
     if args.dataset == "video-folder":
         from rin.data.video_folder import load_video_clips
 
+        if args.max_videos is not None and args.max_videos < 1:
+            raise RinError(f"--max-videos must be at least 1, got {args.max_videos}")
+
         clips = load_video_clips(
             args.data, args.frames, args.image_size, args.channels, args.frame_stride,
             args.clips_per_video, args.clip_starts, args.seed, args.max_videos,
@@ -188,7 +191,8 @@ def run_stats(args: argparse.Namespace) -> int:
         print(f"skipped {len(real.skipped)} unreadable clips (first: {real.skipped[0]})")
     save_reference(args.out, stats)
     resize = f", --resize {extractor.resize}" if extractor.resize else ""
-    print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} {stats.resolution} images "
+    what = "clips" if extractor.video else "images"
+    print(f"wrote {args.out}: {extractor.name} statistics of {stats.num_images} {stats.resolution} {what} "
           f"({source}{resize})")  # fmt: skip
     return 0
 

@@ -170,7 +170,7 @@ def test_clip_shard_statistics_score_their_own_clips_at_fvd_zero(
     assert main(["evaluate", "stats", "--dataset", "video-webdataset", "--data", str(clip_shard_dir),
                  "--out", str(ref), *weights]) == 0  # fmt: skip
     clips = _clips_npz(tmp_path / "clips.npz", str(clip_shard_dir))
-    capsys.readouterr()
+    assert "statistics of 10 16x16 clips" in capsys.readouterr().out  # clips are not called images
     assert main(["evaluate", "--samples", str(clips), "--ref", str(ref), *weights]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["metric"] == "FVD" and result["num_reference"] == 10
@@ -214,3 +214,15 @@ def test_video_proxy_command(tmp_path, capsys):
     assert main(["evaluate", "video-proxy", "--samples", str(samples), "--truth", str(truth_file),
                  "--context", "5"]) == 2  # fmt: skip
     assert "context" in capsys.readouterr().err
+
+
+def test_max_videos_below_one_is_a_one_line_error(i3d_weights, video_folder, tmp_path, capsys):
+    """`--max-videos 0` of a video folder exits 2 in one line, as `rin data video` refuses it."""
+    out = tmp_path / "ref.npz"
+    argv = ["evaluate", "stats", "--dataset", "video-folder", "--data", str(video_folder), "--frames", "4",
+            "--max-videos", "0", "--extractor", "i3d", "--i3d-weights", str(i3d_weights),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-videos must be at least 1" in err[0]
+    assert not out.exists()

@@ -70,12 +70,17 @@ def score(model: torch.nn.Module, config, num: int, seed: int, grid_path: Path) 
     return figures
 
 
+def run_dir_of(args: argparse.Namespace) -> Path:
+    """The run's folder: name, steps and seed, so two lengths of one variant can run side by side."""
+    return Path(args.runs) / f"{args.name}-{args.steps}-s{args.seed}"
+
+
 def run_variant(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     fixed = [f"train.steps={args.steps}", f"train.seed={args.seed}", "train.sample_every=0"]
     overrides = [*fixed, *args.overrides]
     config = apply_overrides(get_preset(args.preset), overrides)
-    run_dir = Path(args.runs) / f"{args.name}-s{args.seed}"
+    run_dir = run_dir_of(args)
     shutil.rmtree(run_dir, ignore_errors=True)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = train(config, run_dir, device=torch.device("cpu"), progress=False)

@@ -56,6 +56,17 @@ def test_a_tiny_variant_runs_and_its_override_reaches_the_config(tmp_path, monke
     demo_ablation.main()
     logged = json.loads(results.read_text())
     assert logged["overrides"] == ["model.num_latents=6"] and logged["steps"] == 2
-    config = json.loads((tmp_path / "runs" / "t-s0" / "config.json").read_text())
+    config = json.loads((tmp_path / "runs" / "t-2-s0" / "config.json").read_text())
     assert config["model"]["num_latents"] == 6
     assert (tmp_path / "grids" / "t-2-s0.png").is_file()
+
+
+def test_two_lengths_of_one_variant_get_their_own_run_folders():
+    """Runs of 7,500 and 10,000 steps of `preset` side by side must not share (and delete) one folder."""
+    from argparse import Namespace
+
+    from demo_ablation import run_dir_of
+
+    short, long = (Namespace(runs="/tmp/r", name="preset", steps=n, seed=0) for n in (7500, 10000))
+    assert run_dir_of(short) != run_dir_of(long)
+    assert run_dir_of(short) != run_dir_of(Namespace(runs="/tmp/r", name="preset", steps=7500, seed=1))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from rin.errors import EvaluationError, first_line
+from rin.evaluation.networks.threads import fixed_threads
 from rin.evaluation.networks.weights import default_cache_dir
 from rin.progress import progress_bar
 
@@ -58,6 +60,8 @@ _PAD = 4  # random 32x32 crop of the image padded by 4 px; reflect padding measu
 # Recipe of short CIFAR runs (Page 2018, "How to train your ResNet"; Jordan 2024, airbench):
 # nesterov SGD, linear warm-up then linear decay to 0, label smoothing 0.2, no decay on BN/bias.
 DEFAULT_EPOCHS = 4
+# CPU training always runs at this many threads (the count of the cached proxy behind the published figures)
+TRAIN_THREADS = 1
 DEFAULT_BATCH_SIZE = 256
 _LEARNING_RATE = 0.2
 _MOMENTUM = 0.9
@@ -184,7 +188,8 @@ def train_cifar_proxy(
     """Train the proxy on uint8 (N, 3, 32, 32) images; returns it on CPU in eval mode.
 
     Nesterov SGD with a triangular LR schedule, random crops and flips, fp32 on CPU. The global
-    RNG state is left as it was; results are bitwise repeatable for a fixed torch thread count.
+    RNG state is left as it was. On CPU it trains at `TRAIN_THREADS` whatever the caller's thread
+    count, so results are bitwise repeatable on CPUs with the same instruction set.
     The last incomplete batch of each epoch is dropped, so BatchNorm never sees a tiny batch.
     With the defaults on the 50,000 CIFAR-10 training images this takes 518 s of CPU time on one
     EPYC core and reaches 81.1% on the test set (benchmarks/cifar_proxy_report.py).
@@ -192,6 +197,15 @@ def train_cifar_proxy(
     `device` (e.g. "cuda") runs the network there; the batch order and the augmentation stay on
     the CPU generator, so only the arithmetic differs (GPU kernels are not bitwise CPU ones).
     """
+    threads = fixed_threads(TRAIN_THREADS) if torch.device(device).type == "cpu" else nullcontext()
+    with threads:
+        return _train(train, epochs, batch_size, seed, progress, device)
+
+
+def _train(
+    train: ImageSet, epochs: int, batch_size: int, seed: int, progress: bool, device: torch.device | str
+) -> CifarProxyClassifier:
+    """The body of `train_cifar_proxy`, at the caller's thread count."""
     if train.images.dim() != 4 or tuple(train.images.shape[1:]) != IMAGE_SHAPE:
         raise ValueError(f"training images must be (N, 3, 32, 32), got {tuple(train.images.shape)}")
     if epochs < 1 or batch_size < 2:

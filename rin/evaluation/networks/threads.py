@@ -3,8 +3,9 @@
 CPU reductions (convolutions, matmuls) split their sums by thread, so the same seed trained at 1 and
 at 2 threads gives different weights, and a Frechet proxy read from them differs too: the demo's
 digit classifier trained at 1 thread scored one set of samples 59.2 where the 2-thread one scored
-52.8 (benchmarks/README.md "Evaluators"). Pinning the count makes the cached evaluator depend only on
-the CPU's instruction set, not on the thread count of whichever process trained it first.
+52.8 (benchmarks/README.md, "The evaluators train at a fixed thread count"). Pinning the count
+makes the cached evaluator depend only on the CPU's instruction set, not on the thread count of
+whichever process trained it first.
 """
 
 from __future__ import annotations

@@ -62,5 +62,6 @@ def test_cifar_proxy_trains_at_its_pinned_count(
     images = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
     train = ImageSet(images, torch.arange(32) % 10, [str(c) for c in range(10)])
     cifar_proxy.train_cifar_proxy(train, epochs=1, batch_size=16)
-    assert seen and set(seen) == {cifar_proxy.TRAIN_THREADS} != {2}
+    assert cifar_proxy.TRAIN_THREADS != 2  # else the caller's count would pass unpinned
+    assert seen and set(seen) == {cifar_proxy.TRAIN_THREADS}
     assert torch.get_num_threads() == 2
